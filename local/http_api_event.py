@@ -1,0 +1,104 @@
+"""Translate between plain HTTP and API Gateway HTTP API (payload format 2.0) events.
+
+Used by the dev server, `make invoke`'s callers and the tests, so all of them feed the handler the same shape
+that API Gateway sends: lower-cased headers, `cookies` split out, binary bodies base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_TEXT_TYPES = ("application/json", "text/")
+
+
+def http_api_event(
+    method: str,
+    path: str = "/session-token",
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | str | None = None,
+    query: str = "",
+    source_ip: str = "127.0.0.1",
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """An HTTP API payload 2.0 event for one request, as API Gateway would build it."""
+    lowered = {name.lower(): value for name, value in (headers or {}).items()}
+    cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": lowered.get("host", "127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method.upper(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": request_id or uuid.uuid4().hex[:16],
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = dict(
+            part.split("=", 1) if "=" in part else (part, "") for part in query.split("&") if part
+        )
+    if body is not None and body != b"" and body != "":
+        raw = body.encode() if isinstance(body, str) else body
+        content_type = lowered.get("content-type", "")
+        if _is_text(content_type, raw):
+            event["body"] = raw.decode()
+        else:
+            event["body"] = base64.b64encode(raw).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+def _is_text(content_type: str, raw: bytes) -> bool:
+    # API Gateway base64-encodes bodies it does not recognise as text; a body that is not UTF-8 cannot be text.
+    if not content_type.startswith(_TEXT_TYPES):
+        return not content_type and _is_utf8(raw)
+    return _is_utf8(raw)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+def http_response(result: Mapping[str, Any]) -> HttpResponse:
+    """The HTTP response API Gateway would send for a handler's payload 2.0 result."""
+    headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[str(name)] = ", ".join(str(v) for v in values)
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return HttpResponse(status=int(result.get("statusCode", 200)), headers=headers, body=body)
