@@ -1,0 +1,1 @@
+"""Anam session-token vendor: an AWS Lambda function that mints Anam session tokens for web apps."""

@@ -1,0 +1,110 @@
+"""What a caller may send to POST /session-token, checked in SPEC order: type, size, JSON, fields.
+
+Pure: takes the pieces of the HTTP request, returns a `TokenRequest` or raises `TokenVendorError`.
+(The method is checked earlier, by routing.)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from token_vendor.errors import ErrorCode, TokenVendorError
+
+MAX_BODY_BYTES = 16 * 1024
+# A base64 body longer than this decodes to more than MAX_BODY_BYTES: refuse it before decoding.
+_MAX_BASE64_CHARS = -(-MAX_BODY_BYTES // 3) * 4
+
+ACCEPTED_MEDIA_TYPES = frozenset({"", "application/json", "text/plain"})
+PERSONA_FIELDS = ("personaConfig", "personaId", "avatarId", "voiceId", "llmId", "brainType", "systemPrompt")
+ACCEPTED_FIELDS = frozenset({"prompt"})
+
+# Control characters (C0, DEL, C1) other than tab, LF and CR, and lone surrogates, which are not text.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    prompt: str | None = None
+
+
+def parse_token_request(
+    headers: Mapping[str, str], body: str | None, is_base64_encoded: bool, prompt_max_chars: int
+) -> TokenRequest:
+    _check_content_type(headers)
+    raw = _body_bytes(body or "", is_base64_encoded)
+    if not raw.strip():
+        return TokenRequest()
+    fields = _json_object(raw)
+    prompt = _prompt(fields)
+    if prompt is not None and len(prompt) > prompt_max_chars:
+        raise TokenVendorError(ErrorCode.PROMPT_TOO_LONG, limit=prompt_max_chars)
+    return TokenRequest(prompt=prompt)
+
+
+def _check_content_type(headers: Mapping[str, str]) -> None:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in ACCEPTED_MEDIA_TYPES:
+        raise TokenVendorError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"content type {media_type[:60]!r}")
+
+
+def _body_bytes(body: str, is_base64_encoded: bool) -> bytes:
+    if not is_base64_encoded:
+        raw = body.encode("utf-8", "surrogatepass")
+    elif len(body) > _MAX_BASE64_CHARS:
+        raise TokenVendorError(ErrorCode.BODY_TOO_LARGE)
+    else:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise TokenVendorError(ErrorCode.INVALID_JSON, "body is not valid base64") from exc
+    if len(raw) > MAX_BODY_BYTES:
+        raise TokenVendorError(ErrorCode.BODY_TOO_LARGE, f"{len(raw)} bytes")
+    return raw
+
+
+def _json_object(raw: bytes) -> dict[str, object]:
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise TokenVendorError(ErrorCode.INVALID_JSON, type(exc).__name__) from exc
+    if not isinstance(value, dict):
+        raise TokenVendorError(
+            ErrorCode.INVALID_REQUEST,
+            f"body is a JSON {type(value).__name__}",
+            reason='The request body must be a JSON object, such as {"prompt": "..."}.',
+        )
+    persona_field = next((name for name in PERSONA_FIELDS if name in value), None)
+    if persona_field:
+        raise TokenVendorError(ErrorCode.PERSONA_CONFIG_NOT_ALLOWED, field=persona_field)
+    if not value.keys() <= ACCEPTED_FIELDS:
+        raise TokenVendorError(
+            ErrorCode.INVALID_REQUEST,
+            f"{len(value.keys() - ACCEPTED_FIELDS)} unknown field(s)",
+            reason='The request body has a field this endpoint does not take; "prompt" is the only one.',
+        )
+    return value
+
+
+def _prompt(fields: Mapping[str, object]) -> str | None:
+    prompt = fields.get("prompt")
+    if prompt is None:
+        return None
+    if not isinstance(prompt, str):
+        raise TokenVendorError(
+            ErrorCode.INVALID_REQUEST,
+            f"prompt is a {type(prompt).__name__}",
+            reason='"prompt" must be a string (or null).',
+        )
+    if _NOT_TEXT.search(prompt):
+        raise TokenVendorError(
+            ErrorCode.INVALID_REQUEST,
+            "prompt has control characters",
+            reason='"prompt" may not contain control characters other than tab, CR and LF.',
+        )
+    return prompt

@@ -1,0 +1,114 @@
+"""The function's configuration: every environment variable, its default and its check, in one place.
+
+Parsing never raises. Problems are collected and reported as one `configuration_error` at the point of the
+request where configuration is first needed (SPEC 3: checks of the request itself come first), so a typo
+in a variable gives callers a JSON answer and operators a log line, never a crashed environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from token_vendor.errors import ErrorCode, TokenVendorError
+
+T = TypeVar("T")
+
+DEFAULT_ANAM_API_BASE_URL = "https://api.anam.ai"
+ANY_ORIGIN = "*"
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret_id: str = ""
+    persona_parameter: str = ""
+    anam_api_base_url: str = DEFAULT_ANAM_API_BASE_URL
+    allowed_origins: frozenset[str] = frozenset()
+    prompt_max_chars: int = 4000
+    secret_max_age_seconds: int = 300
+    persona_max_age_seconds: int = 60
+    anam_timeout_seconds: float = 10.0
+    max_session_length_seconds: int | None = None
+    trace_subsegments: bool = False
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        problems: list[str] = []
+
+        def read(name: str, parse: Callable[[str], T], default: T) -> T:
+            raw = environ.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return parse(raw)
+            except ValueError as exc:
+                problems.append(f"{name}={raw[:40]!r} is invalid: {exc}")
+                return default
+
+        def required(name: str) -> str:
+            value = environ.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is not set")
+            return value
+
+        settings = cls(
+            secret_id=required("ANAM_API_KEY_SECRET_ID"),
+            persona_parameter=required("PERSONA_PARAMETER_NAME"),
+            anam_api_base_url=read("ANAM_API_BASE_URL", _base_url, DEFAULT_ANAM_API_BASE_URL),
+            allowed_origins=read("ALLOWED_ORIGINS", _origins, frozenset()),
+            prompt_max_chars=read("PROMPT_MAX_CHARS", _positive_int, 4000),
+            secret_max_age_seconds=read("SECRET_MAX_AGE_SECONDS", _non_negative_int, 300),
+            persona_max_age_seconds=read("PERSONA_MAX_AGE_SECONDS", _non_negative_int, 60),
+            anam_timeout_seconds=read("ANAM_TIMEOUT_SECONDS", _positive_float, 10.0),
+            max_session_length_seconds=read("MAX_SESSION_LENGTH_SECONDS", _positive_int, None),
+            trace_subsegments=read("TRACE_SUBSEGMENTS", _boolean, False),
+        )
+        return cls(**{**settings.__dict__, "problems": tuple(problems)})
+
+    def require_valid(self) -> None:
+        if self.problems:
+            raise TokenVendorError(ErrorCode.CONFIGURATION_ERROR, "; ".join(self.problems))
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a whole number above 0")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a number of seconds above 0")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+        raise ValueError("must be true or false")
+    return lowered in {"true", "1", "yes"}
+
+
+def _base_url(raw: str) -> str:
+    if not raw.startswith(("https://", "http://")):
+        raise ValueError("must start with https://")
+    return raw.rstrip("/")
+
+
+def _origins(raw: str) -> frozenset[str]:
+    origins = frozenset(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins - {ANY_ORIGIN}:
+        if not origin.startswith(("https://", "http://")):
+            raise ValueError(f"{origin[:40]!r} is not an origin such as https://app.example.com")
+    return origins

@@ -1,0 +1,67 @@
+"""SPEC 3, errors: one table of codes, and the JSON every error answer carries."""
+
+import json
+
+import pytest
+
+from token_vendor.errors import ERRORS, ErrorCode, TokenVendorError
+from token_vendor.responses import error_response
+
+SPEC_TABLE = {
+    "invalid_json": 400,
+    "invalid_request": 400,
+    "persona_config_not_allowed": 400,
+    "prompt_too_long": 400,
+    "prompt_not_supported": 400,
+    "method_not_allowed": 405,
+    "body_too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "configuration_error": 500,
+    "upstream_auth_failed": 502,
+    "upstream_rejected": 502,
+    "upstream_unavailable": 502,
+    "upstream_invalid_response": 502,
+    "dependency_unavailable": 503,
+    "upstream_timeout": 504,
+}
+
+
+def test_every_code_has_a_status_and_message():
+    assert set(ERRORS) == set(ErrorCode)
+
+
+@pytest.mark.parametrize(("code", "status"), SPEC_TABLE.items())
+def test_each_code_answers_with_the_status_spec_gives_it(code, status):
+    assert ERRORS[ErrorCode(code)].status == status
+
+
+def test_an_error_answer_is_json_with_message_code_and_request_id_and_never_the_detail():
+    arn = "arn:aws:secretsmanager:eu-west-1:1:secret:x"
+    error = TokenVendorError(ErrorCode.CONFIGURATION_ERROR, f"secret {arn} not found")
+    response = error_response(error, "req-123")
+    body = json.loads(response.body)
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "application/json"
+    assert body == {
+        "error": ERRORS[ErrorCode.CONFIGURATION_ERROR].message,
+        "code": "configuration_error",
+        "requestId": "req-123",
+    }
+    assert "arn:" not in response.body
+
+
+def test_405_carries_allow_post_options():
+    response = error_response(TokenVendorError(ErrorCode.METHOD_NOT_ALLOWED), "r")
+    assert response.headers["Allow"] == "POST, OPTIONS"
+    assert "POST" in json.loads(response.body)["error"]
+
+
+def test_dependency_unavailable_asks_to_retry_after_a_few_seconds():
+    response = error_response(TokenVendorError(ErrorCode.DEPENDENCY_UNAVAILABLE), "r")
+    assert 1 <= int(response.headers["Retry-After"]) <= 10
+
+
+def test_rate_limited_passes_on_the_given_retry_after():
+    response = error_response(TokenVendorError(ErrorCode.RATE_LIMITED, retry_after="7"), "r")
+    assert (response.status_code, response.headers["Retry-After"]) == (429, "7")

@@ -1,0 +1,136 @@
+"""SPEC 3, the request: what a caller may send, and the order in which checks answer."""
+
+import base64
+import json
+
+import pytest
+
+from token_vendor.errors import ErrorCode, TokenVendorError
+from token_vendor.request import MAX_BODY_BYTES, TokenRequest, parse_token_request
+
+JSON_TYPE = {"content-type": "application/json"}
+
+
+def parse(body: str | None, headers: dict[str, str] | None = None, *, b64: bool = False, limit: int = 4000):
+    return parse_token_request(JSON_TYPE if headers is None else headers, body, b64, limit)
+
+
+def refusal(body: str | None, headers: dict[str, str] | None = None, **kwargs) -> TokenVendorError:
+    with pytest.raises(TokenVendorError) as caught:
+        parse(body, headers, **kwargs)
+    return caught.value
+
+
+def test_a_prompt_is_read_from_a_json_body():
+    assert parse('{"prompt": "Talk about pricing."}') == TokenRequest(prompt="Talk about pricing.")
+
+
+@pytest.mark.parametrize("body", [None, "", "  \n", "{}", '{"prompt": null}'])
+def test_no_body_an_empty_object_and_a_null_prompt_all_mean_no_prompt(body):
+    assert parse(body) == TokenRequest(prompt=None)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["", "application/json", "application/json; charset=utf-8", "text/plain;charset=UTF-8"]
+)
+def test_json_text_and_no_content_type_are_accepted(content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    assert parse('{"prompt": "hi"}', headers).prompt == "hi"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/html"]
+)
+def test_other_content_types_are_refused_with_415(content_type):
+    error = refusal("prompt=hi", {"content-type": content_type})
+    assert (error.status, error.code) == (415, ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+
+
+def test_a_body_over_16_kib_is_refused_with_413():
+    error = refusal(json.dumps({"prompt": "x" * MAX_BODY_BYTES}))
+    assert (error.status, error.code) == (413, ErrorCode.BODY_TOO_LARGE)
+
+
+def test_a_body_of_exactly_16_kib_is_not_too_large():
+    body = '{"prompt": "' + "x" * (MAX_BODY_BYTES - 14) + '"}'
+    assert len(body.encode()) == MAX_BODY_BYTES
+    assert refusal(body, limit=4000).code is ErrorCode.PROMPT_TOO_LONG
+
+
+def test_base64_bodies_are_decoded_first():
+    body = base64.b64encode(b'{"prompt": "hello"}').decode()
+    assert parse(body, b64=True).prompt == "hello"
+
+
+def test_a_large_base64_body_is_refused_with_413_without_decoding():
+    body = base64.b64encode(b" " * (MAX_BODY_BYTES + 1)).decode()
+    assert refusal(body, b64=True).code is ErrorCode.BODY_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    ("body", "b64"),
+    [("{not json", False), ('{"prompt": "a",}', False), ("!!not base64!!", True), ("/w==", True)],
+)
+def test_malformed_json_bad_utf8_or_bad_base64_is_invalid_json(body, b64):
+    error = refusal(body, b64=b64)
+    assert (error.status, error.code) == (400, ErrorCode.INVALID_JSON)
+
+
+@pytest.mark.parametrize("body", ['"a string"', "[1, 2]", "42", "null", "true"])
+def test_json_that_is_not_an_object_is_an_invalid_request(body):
+    assert refusal(body).code is ErrorCode.INVALID_REQUEST
+
+
+@pytest.mark.parametrize("prompt", [42, True, ["a"], {"text": "a"}])
+def test_a_prompt_that_is_not_a_string_is_an_invalid_request(prompt):
+    error = refusal(json.dumps({"prompt": prompt}))
+    assert error.code is ErrorCode.INVALID_REQUEST
+    assert '"prompt" must be a string' in error.message
+
+
+def test_an_unknown_field_is_refused_without_echoing_it():
+    error = refusal('{"prompt": "hi", "temperature": 0.2}')
+    assert error.code is ErrorCode.INVALID_REQUEST
+    assert "temperature" not in error.message
+
+
+@pytest.mark.parametrize(
+    "field", ["personaConfig", "personaId", "avatarId", "voiceId", "llmId", "brainType", "systemPrompt"]
+)
+def test_a_field_that_would_set_the_persona_is_refused_as_persona_config_not_allowed(field):
+    error = refusal(json.dumps({field: "x"}))
+    assert (error.status, error.code) == (400, ErrorCode.PERSONA_CONFIG_NOT_ALLOWED)
+    assert "defined on the server" in error.message
+    assert field in error.message
+
+
+def test_a_prompt_over_the_limit_is_prompt_too_long_and_says_the_limit():
+    error = refusal(json.dumps({"prompt": "é" * 11}), limit=10)
+    assert (error.status, error.code) == (400, ErrorCode.PROMPT_TOO_LONG)
+    assert "10 characters" in error.message
+
+
+def test_the_limit_counts_code_points_not_bytes():
+    assert parse(json.dumps({"prompt": "😀" * 10}, ensure_ascii=False), limit=10).prompt == "😀" * 10
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\ud800"])
+def test_control_characters_and_lone_surrogates_in_the_prompt_are_refused(char):
+    assert refusal(json.dumps({"prompt": f"a{char}b"})).code is ErrorCode.INVALID_REQUEST
+
+
+def test_tab_cr_and_lf_are_allowed_in_the_prompt():
+    assert parse(json.dumps({"prompt": "a\tb\r\nc"})).prompt == "a\tb\r\nc"
+
+
+def test_content_type_is_checked_before_size():
+    error = refusal("x" * (MAX_BODY_BYTES + 1), {"content-type": "application/xml"})
+    assert error.code is ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+def test_size_is_checked_before_json():
+    assert refusal("{" * (MAX_BODY_BYTES + 1)).code is ErrorCode.BODY_TOO_LARGE
+
+
+def test_json_is_checked_before_fields():
+    assert refusal('{"personaId": "x"').code is ErrorCode.INVALID_JSON

@@ -1,0 +1,73 @@
+"""SPEC 2: the environment variables, their defaults, and invalid values reported as configuration errors."""
+
+import pytest
+
+from token_vendor.errors import ErrorCode, TokenVendorError
+from token_vendor.settings import Settings
+
+REQUIRED = {"ANAM_API_KEY_SECRET_ID": "anam/api-key", "PERSONA_PARAMETER_NAME": "/anam/persona"}
+
+
+def test_defaults_follow_the_spec():
+    settings = Settings.from_environ(REQUIRED)
+    assert settings.problems == ()
+    assert settings.anam_api_base_url == "https://api.anam.ai"
+    assert settings.allowed_origins == frozenset()
+    assert (settings.prompt_max_chars, settings.secret_max_age_seconds, settings.persona_max_age_seconds) == (
+        4000,
+        300,
+        60,
+    )
+    assert settings.anam_timeout_seconds == 10.0
+    assert settings.max_session_length_seconds is None
+    assert settings.trace_subsegments is False
+
+
+def test_values_are_read_and_normalised():
+    settings = Settings.from_environ(
+        {
+            **REQUIRED,
+            "ANAM_API_BASE_URL": "http://127.0.0.1:8080/",
+            "ALLOWED_ORIGINS": "https://a.example.com, https://b.example.com/",
+            "PROMPT_MAX_CHARS": "100",
+            "MAX_SESSION_LENGTH_SECONDS": "600",
+            "TRACE_SUBSEGMENTS": "true",
+        }
+    )
+    assert settings.anam_api_base_url == "http://127.0.0.1:8080"
+    assert settings.allowed_origins == {"https://a.example.com", "https://b.example.com"}
+    assert (settings.prompt_max_chars, settings.max_session_length_seconds) == (100, 600)
+    assert settings.trace_subsegments is True
+
+
+def test_an_empty_max_session_length_means_unset():
+    settings = Settings.from_environ({**REQUIRED, "MAX_SESSION_LENGTH_SECONDS": ""})
+    assert settings.max_session_length_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PROMPT_MAX_CHARS", "abc"),
+        ("PROMPT_MAX_CHARS", "0"),
+        ("SECRET_MAX_AGE_SECONDS", "-1"),
+        ("ANAM_TIMEOUT_SECONDS", "nan"),
+        ("MAX_SESSION_LENGTH_SECONDS", "1.5"),
+        ("ANAM_API_BASE_URL", "api.anam.ai"),
+        ("ALLOWED_ORIGINS", "app.example.com"),
+        ("TRACE_SUBSEGMENTS", "maybe"),
+    ],
+)
+def test_an_invalid_value_is_a_configuration_error_naming_the_variable(name, value):
+    settings = Settings.from_environ({**REQUIRED, name: value})
+    with pytest.raises(TokenVendorError) as caught:
+        settings.require_valid()
+    assert caught.value.code is ErrorCode.CONFIGURATION_ERROR
+    assert name in caught.value.detail
+
+
+def test_missing_required_variables_are_each_named():
+    with pytest.raises(TokenVendorError) as caught:
+        Settings.from_environ({}).require_valid()
+    assert "ANAM_API_KEY_SECRET_ID" in caught.value.detail
+    assert "PERSONA_PARAMETER_NAME" in caught.value.detail
