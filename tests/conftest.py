@@ -1,0 +1,139 @@
+"""Fixtures shared by every suite: AWS emulated by moto's server, Anam by a stand-in, both on 127.0.0.1,
+each behind a fault-injecting proxy, and the real handler configured against them.
+
+Every test that uses `function` starts from a fresh execution environment, fresh AWS state seeded with a key
+and a persona, and an Anam stand-in with no queued behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+# Powertools reads these when the function's modules are imported, as Lambda has them set by then.
+os.environ["POWERTOOLS_SERVICE_NAME"] = "anam-token-vendor"
+os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "AnamTokenVendor"
+
+import pytest
+
+from local.anam_stub import AnamStub
+from local.aws_emulation import MotoServer, aws_client, seed
+from local.fault_proxy import FaultProxy
+from tests.support.function import Function, Logs, captured_logs
+from token_vendor import config_store, dependencies
+
+API_KEY = "test-anam-key"
+SECRET_ID = "anam/api-key"
+PARAMETER_NAME = "/anam/persona"
+PERSONA: dict[str, Any] = {
+    "avatarId": "30fa96d0-26c4-4e55-94a0-517025942e18",
+    "voiceId": "6bfbe25a-979d-40f3-a92b-5394170af54b",
+    "llmId": "0934d97d-0c3a-4f33-91b0-5e136a0ef466",
+    "name": "Cara",
+    "systemPrompt": "You are Cara, a helpful guide. {{prompt}}",
+}
+PRODUCTION_AWS_CLIENT_CONFIG = config_store.AWS_CLIENT_CONFIG
+# Fewer AWS attempts than production so tests of failing dependencies take a second, not fifteen.
+FAST_AWS_CLIENT_CONFIG = config_store.AWS_CLIENT_CONFIG.merge(
+    config_store.Config(retries={"mode": "standard", "total_max_attempts": 2})
+)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def aws_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
+    with FaultProxy(moto_server.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def aws(aws_proxy: FaultProxy) -> Iterator[FaultProxy]:
+    """moto behind a fault-injecting proxy: what the function sees as AWS. No faults queued, counters at 0."""
+    aws_proxy.clear_faults()
+    aws_proxy.delay_seconds = 0.0
+    aws_proxy.reset_counters()
+    yield aws_proxy
+    aws_proxy.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def anam_stub() -> Iterator[AnamStub]:
+    with AnamStub(api_keys=(API_KEY,)) as stub:
+        yield stub
+
+
+@pytest.fixture
+def anam(anam_stub: AnamStub) -> Iterator[AnamStub]:
+    anam_stub.reset()
+    yield anam_stub
+    anam_stub.reset()
+
+
+@pytest.fixture
+def function_env(
+    monkeypatch: pytest.MonkeyPatch, moto_server: MotoServer, aws: FaultProxy, anam: AnamStub
+) -> dict[str, str]:
+    """The function's environment, as the template sets it, pointed at the local stand-ins."""
+    for name in [n for n in os.environ if n.startswith(("AWS_", "ANAM_"))]:
+        monkeypatch.delenv(name)
+    env = {
+        "AWS_ENDPOINT_URL": aws.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "ANAM_API_KEY_SECRET_ID": SECRET_ID,
+        "PERSONA_PARAMETER_NAME": PARAMETER_NAME,
+        "ANAM_API_BASE_URL": anam.url,
+        "ALLOWED_ORIGINS": "https://app.example.com",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    moto_server.reset()
+    seed(
+        moto_server.url,
+        secret_id=SECRET_ID,
+        secret_value=API_KEY,
+        parameter_name=PARAMETER_NAME,
+        persona=PERSONA,
+    )
+    aws.reset_counters()  # seeding went direct, but be explicit: counts start at the function's first call
+    monkeypatch.setattr(config_store, "AWS_CLIENT_CONFIG", FAST_AWS_CLIENT_CONFIG)
+    dependencies.reset()
+    return env
+
+
+@pytest.fixture
+def function(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Function]:
+    """A fresh execution environment of the real handler (tests may set more env vars before first use)."""
+    monkeypatch.setattr("aws_lambda_powertools.logging.logger.is_cold_start", True)
+    yield Function()
+    dependencies.reset()
+
+
+@pytest.fixture
+def logs() -> Iterator[Logs]:
+    with captured_logs() as captured:
+        yield captured
+
+
+@pytest.fixture
+def aws_admin(moto_server: MotoServer) -> Any:
+    """What an operator does in the console: direct clients to the emulated AWS, not through the proxy."""
+
+    class Admin:
+        secrets = aws_client("secretsmanager", moto_server.url)
+        ssm = aws_client("ssm", moto_server.url)
+
+        def put_persona(self, value: str) -> None:
+            self.ssm.put_parameter(Name=PARAMETER_NAME, Value=value, Type="SecureString", Overwrite=True)
+
+        def put_secret(self, value: str) -> None:
+            self.secrets.put_secret_value(SecretId=SECRET_ID, SecretString=value)
+
+    return Admin()

@@ -1,0 +1,145 @@
+"""SPEC 5 and 6: what is fetched when, what is reused, and what happens when a dependency blips."""
+
+import json
+import time
+
+import pytest
+
+from local.anam_stub import AnamStub
+from local.fault_proxy import FaultProxy, aws_server_error, aws_throttling
+from tests.conftest import API_KEY, PARAMETER_NAME, PRODUCTION_AWS_CLIENT_CONFIG
+from token_vendor import config_store
+
+pytestmark = pytest.mark.usefixtures("function_env")
+
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-11-24T09:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/warm-up"],
+    "detail": {},
+}
+
+
+def aws_calls(aws: FaultProxy, name: str) -> int:
+    return sum(name in target for target in aws.targets_seen)
+
+
+@pytest.mark.parametrize(
+    "event", [SCHEDULED_EVENT, {"warmup": True}], ids=["scheduled-event", "warmup-input"]
+)
+def test_a_warm_up_loads_the_cache_and_mints_no_token(function, aws: FaultProxy, anam: AnamStub, event):
+    assert function.invoke(event) == {"warmed": True}
+    assert anam.requests == []
+    assert aws_calls(aws, "GetSecretValue") == aws_calls(aws, "GetParameter") == 1
+
+    assert function.post().status == 200
+    assert aws_calls(aws, "GetSecretValue") == aws_calls(aws, "GetParameter") == 1, "the request was warm"
+
+
+def test_a_failed_warm_up_reports_the_code_without_raising(function, aws_admin):
+    aws_admin.put_persona("{not json")
+    assert function.invoke({"warmup": True}) == {"warmed": False, "error": "configuration_error"}
+
+
+def test_warm_invocations_make_no_aws_call(function, aws: FaultProxy):
+    function.post()
+    calls_after_cold_start = aws.requests_seen
+    for _ in range(5):
+        assert function.post({"prompt": "again"}).status == 200
+    assert calls_after_cold_start == 2
+    assert aws.requests_seen == calls_after_cold_start
+
+
+def test_the_cold_start_fetches_key_and_persona_concurrently(function, aws: FaultProxy):
+    aws.delay_seconds = 0.3
+    assert function.post().status == 200
+    assert aws.max_in_flight == 2
+
+
+def test_one_connection_to_anam_serves_every_warm_invocation(function, anam: AnamStub):
+    for _ in range(5):
+        assert function.post().status == 200
+    assert anam.connections_opened == 1
+
+
+def test_a_pooled_connection_anam_closed_while_frozen_is_replaced(function, anam: AnamStub):
+    assert function.post().status == 200
+    anam.close_idle_connections()
+    time.sleep(0.05)
+    assert function.post().status == 200
+
+
+def test_values_are_fetched_again_after_their_max_age(
+    function, aws: FaultProxy, aws_admin, anam, monkeypatch
+):
+    monkeypatch.setenv("PERSONA_MAX_AGE_SECONDS", "1")
+    function.post()
+    aws_admin.put_persona(json.dumps({"personaId": "p-new"}))
+    function.post()
+    assert "personaId" not in anam.requests[-1].json["personaConfig"], "within max age, the cached persona"
+    time.sleep(1.1)
+    function.post()
+    assert anam.requests[-1].json["personaConfig"] == {"personaId": "p-new"}
+    assert aws_calls(aws, "GetSecretValue") == 1, "the key's max age is longer"
+
+
+def test_a_rotated_key_is_fetched_afresh_when_anam_refuses_the_cached_one(
+    function, aws_admin, anam: AnamStub
+):
+    assert function.post().status == 200
+    aws_admin.put_secret("rotated-anam-key")
+    anam.api_keys = {"rotated-anam-key"}
+
+    assert function.post().status == 200
+    assert [r.headers["Authorization"] for r in anam.requests[-2:]] == [
+        f"Bearer {API_KEY}",
+        "Bearer rotated-anam-key",
+    ]
+    assert function.post().status == 200
+    assert anam.requests[-1].headers["Authorization"] == "Bearer rotated-anam-key"
+
+
+@pytest.mark.parametrize("fault", [aws_throttling, aws_server_error], ids=["throttling", "5xx"])
+def test_a_failed_refresh_serves_the_values_held(function, aws: FaultProxy, monkeypatch, logs, fault):
+    monkeypatch.setenv("SECRET_MAX_AGE_SECONDS", "0")
+    monkeypatch.setenv("PERSONA_MAX_AGE_SECONDS", "0")
+    assert function.post().status == 200
+    aws.enqueue(*[fault()] * 4)
+
+    assert function.post().status == 200
+    assert logs.with_message("Refresh failed; serving the value held")
+
+
+def test_after_a_failed_refresh_aws_is_left_alone_for_a_while(function, aws: FaultProxy, monkeypatch):
+    monkeypatch.setenv("PERSONA_MAX_AGE_SECONDS", "0")
+    function.post()
+    aws.enqueue(*[aws_throttling()] * 2, match="GetParameter")
+    function.post()
+    calls = aws.requests_seen
+    assert function.post().status == 200
+    assert aws.requests_seen == calls
+
+
+def test_a_definitive_refresh_failure_is_a_configuration_error_not_stale(function, aws_admin, monkeypatch):
+    monkeypatch.setenv("PERSONA_MAX_AGE_SECONDS", "0")
+    assert function.post().status == 200
+    aws_admin.ssm.delete_parameter(Name=PARAMETER_NAME)
+    assert function.post().json()["code"] == "configuration_error"
+
+
+def test_a_cold_start_survives_transient_throttling(function, aws: FaultProxy, monkeypatch):
+    monkeypatch.setattr(config_store, "AWS_CLIENT_CONFIG", PRODUCTION_AWS_CLIENT_CONFIG)
+    aws.enqueue(aws_throttling(), aws_throttling(), match="GetParameter")
+    aws.enqueue(aws_throttling(), match="GetSecretValue")
+    assert function.post().status == 200
+
+
+def test_the_production_aws_clients_have_timeouts_and_standard_retries():
+    config = PRODUCTION_AWS_CLIENT_CONFIG
+    assert (config.connect_timeout, config.read_timeout) == (2, 3)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 5}
