@@ -39,11 +39,18 @@ def record_upstream_latency(milliseconds: float) -> None:
 def enable_tracing() -> None:
     """Subsegments for every boto3 and requests call, through Powertools Tracer.
 
-    Imported only when switched on: the X-Ray SDK under it adds about 90 ms to every cold start.
+    Imported only when switched on: the X-Ray SDK under it adds about 90 ms to every cold start. The package
+    does not bundle that SDK; in AWS it comes from Powertools' layer, which the template attaches only then.
     """
-    from aws_lambda_powertools import Tracer
+    try:
+        from aws_lambda_powertools import Tracer
 
-    Tracer(patch_modules=["botocore", "requests"])
+        Tracer(patch_modules=["botocore", "requests"])
+    except ImportError:
+        logger.error(
+            "TRACE_SUBSEGMENTS is on but the X-Ray SDK is missing: attach Powertools' layer (the template "
+            "does when TraceSubsegments is true). Carrying on without subsegments."
+        )
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Run the AWS SAM CLI, installed on first use into its own virtual environment (.venv-sam) so that its many
+# pinned dependencies never meet the dev tools in .venv.
+#
+#   scripts/sam.sh build               # sam build into .aws-sam/build (needs python3.13)
+#   scripts/sam.sh deploy --guided     # first deployment; later ones: scripts/sam.sh deploy
+#   scripts/sam.sh validate --lint --region us-east-1
+#
+# `sam build` resolves the python3.13 runtime by looking for `python3.13` on PATH. When that is a pyenv shim
+# for a version that is not active, the real interpreter is put on PATH through a private directory.
+set -euo pipefail
+
+SAM_CLI_VERSION="1.170.0"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SAM_VENV="$ROOT/.venv-sam"
+SAM="$SAM_VENV/bin/sam"
+HOST_PYTHON="${PYTHON:-python3}"
+
+export SAM_CLI_TELEMETRY=0
+
+install_sam() {
+  echo "scripts/sam.sh: installing aws-sam-cli==$SAM_CLI_VERSION into $SAM_VENV" >&2
+  rm -rf "$SAM_VENV"
+  "$HOST_PYTHON" -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$SAM_VENV/bin/python" -m pip install --quiet "aws-sam-cli==$SAM_CLI_VERSION"
+  echo "$SAM_CLI_VERSION" >"$SAM_VENV/.sam-cli-version"
+}
+
+if [[ ! -x "$SAM" || "$(cat "$SAM_VENV/.sam-cli-version" 2>/dev/null)" != "$SAM_CLI_VERSION" ]]; then
+  install_sam
+fi
+
+# Prints the path of a working python3.13, or nothing.
+find_python313() {
+  if python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1; then
+    command -v python3.13
+    return
+  fi
+  if command -v pyenv >/dev/null 2>&1; then
+    local version
+    version="$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$' | sort -V | tail -n 1 || true)"
+    if [[ -n "$version" ]]; then
+      PYENV_VERSION="$version" pyenv which python3.13 2>/dev/null || true
+    fi
+  fi
+}
+
+needs_python313=false
+for arg in "$@"; do
+  case "$arg" in
+    --use-container | -u) needs_python313=false; break ;;
+    build) needs_python313=true ;;
+  esac
+done
+
+if [[ "$needs_python313" == true ]]; then
+  python313="$(find_python313)"
+  if [[ -z "$python313" ]]; then
+    cat >&2 <<'EOF'
+scripts/sam.sh: `sam build` needs a python3.13 interpreter (the function's runtime) and none was found.
+  - with pyenv:   pyenv install 3.13      (found automatically afterwards, no need to activate it)
+  - on Debian/Ubuntu with a python3.13 package: apt-get install python3.13 python3.13-venv
+  - where Docker exists: scripts/sam.sh build --use-container
+EOF
+    exit 1
+  fi
+  # A wrapper, not a symlink: a symlink would run with this venv's pyvenv.cfg and lose its own pip.
+  shim_dir="$SAM_VENV/python313-bin"
+  mkdir -p "$shim_dir"
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$python313" >"$shim_dir/python3.13"
+  chmod +x "$shim_dir/python3.13"
+  export PATH="$shim_dir:$PATH"
+fi
+
+cd "$ROOT"
+exec "$SAM" "$@"
