@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/post-with-prompt.json
 
-.PHONY: venv test unit lint lint-python lint-template dev invoke build bench deploy clean
+.PHONY: venv test unit lint lint-python lint-template dev invoke build bench deploy clean browser-deps web browser
 
 venv: $(VENV)/.installed
 
@@ -48,6 +48,18 @@ build: .aws-sam/build/template.yaml
 .aws-sam/build/template.yaml: template.yaml src/requirements.txt $(shell find src -name '*.py')
 	scripts/sam.sh build
 
+## Debian's chromium and the example page's npm packages, for the browser test.
+browser-deps:
+	scripts/install-browser-deps.sh
+
+## Build the example page into examples/web/dist.
+web:
+	cd examples/web && npm ci --no-audit --no-fund && npm run build
+
+## Only the browser test: headless Chromium, the real Anam JS SDK, `make dev` offline.
+browser: venv
+	$(PY) -m pytest -m browser tests/browser
+
 bench: venv build
 	$(PY) -m scripts.bench
 
@@ -55,4 +67,4 @@ deploy: build
 	scripts/sam.sh deploy --guided
 
 clean:
-	rm -rf .aws-sam .venv .venv-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .venv .venv-* .pytest_cache .mypy_cache .ruff_cache examples/web/node_modules examples/web/dist
