@@ -16,11 +16,13 @@ os.environ["POWERTOOLS_SERVICE_NAME"] = "anam-token-vendor"
 os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "AnamTokenVendor"
 
 import pytest
+from botocore.config import Config
 
 from local.anam_stub import AnamStub
 from local.aws_emulation import MotoServer, aws_client, seed
 from local.fault_proxy import FaultProxy
 from tests.support.function import Function, Logs, captured_logs
+from tests.support.leak_scan import scan
 from token_vendor import config_store, dependencies
 
 API_KEY = "test-anam-key"
@@ -34,10 +36,17 @@ PERSONA: dict[str, Any] = {
     "systemPrompt": "You are Cara, a helpful guide. {{prompt}}",
 }
 PRODUCTION_AWS_CLIENT_CONFIG = config_store.AWS_CLIENT_CONFIG
+ROTATED_API_KEY = "rotated-anam-key"
+scan.always_secret |= {API_KEY, ROTATED_API_KEY}
+
 # Fewer AWS attempts than production so tests of failing dependencies take a second, not fifteen.
 FAST_AWS_CLIENT_CONFIG = config_store.AWS_CLIENT_CONFIG.merge(
-    config_store.Config(retries={"mode": "standard", "total_max_attempts": 2})
+    Config(retries={"mode": "standard", "total_max_attempts": 2})
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(scan, "leak-scan")
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +81,9 @@ def anam_stub() -> Iterator[AnamStub]:
 def anam(anam_stub: AnamStub) -> Iterator[AnamStub]:
     anam_stub.reset()
     yield anam_stub
+    scan.register(*anam_stub.api_keys)
+    for received in anam_stub.requests:
+        scan.register(received.headers.get("Authorization", "").removeprefix("Bearer "))
     anam_stub.reset()
 
 
@@ -109,17 +121,29 @@ def function_env(
 
 
 @pytest.fixture
-def function(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Function]:
+def function(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Function]:
     """A fresh execution environment of the real handler (tests may set more env vars before first use)."""
     monkeypatch.setattr("aws_lambda_powertools.logging.logger.is_cold_start", True)
-    yield Function()
+    function = Function()
+    yield function
     dependencies.reset()
+    scan.register(*function.prompts, *function.tokens)
+    request.node.add_report_section("teardown", "error answers", function.error_answers_text())
+
+
+@pytest.fixture(autouse=True)
+def function_logs(request: pytest.FixtureRequest) -> Iterator[Logs]:
+    """Every line the function logs in any test: shown with the test's report and read by the leak scan."""
+    with captured_logs() as captured:
+        yield captured
+    request.node.add_report_section("teardown", "function log", captured.text)
 
 
 @pytest.fixture
-def logs() -> Iterator[Logs]:
-    with captured_logs() as captured:
-        yield captured
+def logs(function_logs: Logs) -> Logs:
+    return function_logs
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from local.anam_stub import AnamStub
 from local.fault_proxy import FaultProxy, aws_server_error, aws_throttling
-from tests.conftest import API_KEY, PARAMETER_NAME, PRODUCTION_AWS_CLIENT_CONFIG
+from tests.conftest import API_KEY, PARAMETER_NAME, PRODUCTION_AWS_CLIENT_CONFIG, ROTATED_API_KEY
 from token_vendor import config_store
 
 pytestmark = pytest.mark.usefixtures("function_env")
@@ -92,16 +92,16 @@ def test_a_rotated_key_is_fetched_afresh_when_anam_refuses_the_cached_one(
     function, aws_admin, anam: AnamStub
 ):
     assert function.post().status == 200
-    aws_admin.put_secret("rotated-anam-key")
-    anam.api_keys = {"rotated-anam-key"}
+    aws_admin.put_secret(ROTATED_API_KEY)
+    anam.api_keys = {ROTATED_API_KEY}
 
     assert function.post().status == 200
     assert [r.headers["Authorization"] for r in anam.requests[-2:]] == [
         f"Bearer {API_KEY}",
-        "Bearer rotated-anam-key",
+        f"Bearer {ROTATED_API_KEY}",
     ]
     assert function.post().status == 200
-    assert anam.requests[-1].headers["Authorization"] == "Bearer rotated-anam-key"
+    assert anam.requests[-1].headers["Authorization"] == f"Bearer {ROTATED_API_KEY}"
 
 
 @pytest.mark.parametrize("fault", [aws_throttling, aws_server_error], ids=["throttling", "5xx"])

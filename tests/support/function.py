@@ -33,6 +33,7 @@ class Function:
 
     def __init__(self) -> None:
         self.answers: list[Answer] = []
+        self.prompts: list[str] = []
 
     def request(
         self,
@@ -42,6 +43,7 @@ class Function:
         path: str = "/session-token",
         timeout_seconds: float = 15.0,
     ) -> Answer:
+        self.prompts.extend(_prompts_in(body))
         event = http_api_event(method, path, headers=headers, body=body)
         result = lambda_handler(event, LambdaContext(timeout_seconds=timeout_seconds))
         response = http_response(result)
@@ -56,6 +58,27 @@ class Function:
 
     def invoke(self, event: Any) -> Any:
         return lambda_handler(event, LambdaContext())
+
+    @property
+    def tokens(self) -> list[str]:
+        """Every session token the function handed out."""
+        bodies = [answer.json() for answer in self.answers if answer.status == 200]
+        return [body["sessionToken"] for body in bodies if isinstance(body, dict) and "sessionToken" in body]
+
+    def error_answers_text(self) -> str:
+        return "\n".join(
+            f"{answer.status} {dict(answer.headers)} {answer.body.decode(errors='replace')}"
+            for answer in self.answers
+            if answer.status >= 300
+        )
+
+
+def _prompts_in(body: bytes | str | None) -> list[str]:
+    try:
+        prompt = json.loads(body or "").get("prompt")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return []
+    return [prompt] if isinstance(prompt, str) else []
 
 
 class Logs:
