@@ -58,9 +58,8 @@ def http_api_event(
     if cookies:
         event["cookies"] = cookies
     if query:
-        event["queryStringParameters"] = dict(
-            part.split("=", 1) if "=" in part else (part, "") for part in query.split("&") if part
-        )
+        pairs = (part.partition("=") for part in query.split("&") if part)
+        event["queryStringParameters"] = {name: value for name, _, value in pairs}
     if body is not None and body != b"" and body != "":
         raw = body.encode() if isinstance(body, str) else body
         content_type = lowered.get("content-type", "")
@@ -73,7 +72,7 @@ def http_api_event(
 
 
 def _is_text(content_type: str, raw: bytes) -> bool:
-    # API Gateway base64-encodes bodies it does not recognise as text; a body that is not UTF-8 cannot be text.
+    # API Gateway base64-encodes bodies it does not recognise as text; a non-UTF-8 body cannot be text.
     if not content_type.startswith(_TEXT_TYPES):
         return not content_type and _is_utf8(raw)
     return _is_utf8(raw)

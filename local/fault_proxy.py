@@ -1,0 +1,272 @@
+"""An HTTP proxy in front of a local service (moto's server, the Anam stand-in): injects faults, counts.
+
+Point the function's endpoint at `proxy.url` instead of the service: every request is forwarded unchanged
+(over one kept-alive upstream connection per client connection) unless a queued `Fault` says otherwise, and
+the counters show how the function used the network: how many requests, how many at once, over how many
+connections.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from local.http_server import LocalHTTPServer, LocalRequestHandler
+
+__all__ = ["Fault", "FaultProxy", "aws_server_error", "aws_throttling", "aws_unavailable"]
+
+# Connection-level headers belong to one hop; the proxy manages its own on each side.
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "upgrade"}
+    | {"transfer-encoding", "content-length"}
+)
+_AWS_JSON = "application/x-amz-json-1.1"
+_UPSTREAM_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: Literal["status", "reset", "delay"]
+    status_code: int = 0
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    seconds: float = 0.0
+
+    @classmethod
+    def status(
+        cls,
+        code: int,
+        body: bytes | str | Mapping[str, Any] = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Fault:
+        """Answer with this status instead of forwarding (a mapping body is sent as JSON)."""
+        merged = dict(headers or {})
+        if isinstance(body, Mapping):
+            merged.setdefault("Content-Type", "application/json")
+            raw = json.dumps(body).encode()
+        else:
+            raw = body.encode() if isinstance(body, str) else body
+        return cls("status", status_code=code, body=raw, headers=tuple(merged.items()))
+
+    @classmethod
+    def reset(cls) -> Fault:
+        """Drop the client's connection with a TCP RST, without forwarding or answering."""
+        return cls("reset")
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Wait, then forward: one slow request, e.g. to run into the client's read timeout."""
+        return cls("delay", seconds=seconds)
+
+
+def _aws_error(status: int, error_type: str, message: str) -> Fault:
+    # The AWS JSON protocol (SSM, Secrets Manager): botocore reads the error code from `__type` (and
+    # x-amzn-ErrorType); its standard retry mode retries ThrottlingException and any 500/502/503/504.
+    headers = {
+        "Content-Type": _AWS_JSON,
+        "x-amzn-ErrorType": error_type,
+        "x-amzn-RequestId": str(uuid.uuid4()),
+    }
+    return Fault.status(status, {"__type": error_type, "message": message}, headers)
+
+
+def aws_throttling() -> Fault:
+    """What SSM answers over its GetParameter quota: 400 ThrottlingException, "Rate exceeded"."""
+    return _aws_error(400, "ThrottlingException", "Rate exceeded")
+
+
+def aws_server_error() -> Fault:
+    return _aws_error(500, "InternalServerError", "An internal error occurred")
+
+
+def aws_unavailable() -> Fault:
+    return _aws_error(503, "ServiceUnavailable", "Service Unavailable")
+
+
+@dataclass(frozen=True)
+class _Queued:
+    fault: Fault
+    match: str | None
+
+    def matches(self, target: str, path: str) -> bool:
+        return self.match is None or self.match in target or self.match in path
+
+
+class FaultProxy:
+    def __init__(self, target_url: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        target = urlsplit(target_url)
+        if target.scheme != "http" or not target.hostname:
+            raise ValueError(f"FaultProxy forwards to plain http:// URLs only, not {target_url!r}")
+        self.target_host = target.hostname
+        self.target_port = target.port or 80
+        self.target_prefix = target.path.rstrip("/")
+        self.delay_seconds = 0.0
+        self.targets_seen: list[str] = []
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._queue: list[_Queued] = []
+        self._seen = self._forwarded = self._in_flight = self._max_in_flight = 0
+        self._server: LocalHTTPServer | None = None
+
+    def start(self) -> FaultProxy:
+        self._server = LocalHTTPServer(self._address, _ProxyHandler, owner=self)
+        self._server.start_in_thread("fault-proxy")
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        self._server = None
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._running().url
+
+    def enqueue(self, *faults: Fault, match: str | None = None) -> None:
+        """The next requests whose X-Amz-Target or path contains `match` (any, if None) get these faults."""
+        with self._lock:
+            self._queue.extend(_Queued(fault, match) for fault in faults)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._queue.clear()
+
+    @property
+    def requests_seen(self) -> int:
+        return self._seen
+
+    @property
+    def requests_forwarded(self) -> int:
+        return self._forwarded
+
+    @property
+    def max_in_flight(self) -> int:
+        return self._max_in_flight
+
+    @property
+    def connections_opened(self) -> int:
+        return self._running().connections_opened
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self._seen = self._forwarded = self._max_in_flight = 0
+            self.targets_seen.clear()
+        if self._server is not None:
+            self._server.reset_connection_count()
+
+    def _running(self) -> LocalHTTPServer:
+        if self._server is None:
+            raise RuntimeError("FaultProxy is not running: call start() or use it as a context manager")
+        return self._server
+
+    def _arrived(self, target: str, path: str) -> Fault | None:
+        with self._lock:
+            self._seen += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self.targets_seen.append(target)
+            for index, queued in enumerate(self._queue):
+                if queued.matches(target, path):
+                    return self._queue.pop(index).fault
+            return None
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _counted_forward(self) -> None:
+        with self._lock:
+            self._forwarded += 1
+
+
+class _ProxyHandler(LocalRequestHandler):
+    _upstream: http.client.HTTPConnection | None = None
+
+    @property
+    def proxy(self) -> FaultProxy:
+        proxy: FaultProxy = self.server.owner
+        return proxy
+
+    def respond(self) -> None:
+        body = self.read_body()
+        target = self.headers.get("X-Amz-Target") or f"{self.command} {urlsplit(self.path).path}"
+        fault = self.proxy._arrived(target, self.path)
+        try:
+            time.sleep(self.proxy.delay_seconds)
+            if fault is not None and fault.kind == "reset":
+                self.abort_with_reset()
+                return
+            if fault is not None and fault.kind == "status":
+                self.send_reply(fault.status_code, fault.headers, fault.body)
+                return
+            if fault is not None:
+                time.sleep(fault.seconds)
+            self._forward(body)
+        finally:
+            self.proxy._done()
+
+    def _forward(self, body: bytes) -> None:
+        headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
+        headers["Content-Length"] = str(len(body))
+        path = self.proxy.target_prefix + self.path
+        self.proxy._counted_forward()
+        try:
+            response = self._exchange(path, body, headers)
+        except OSError:
+            # Pass the failure on as what it is to the client: a broken connection, not an HTTP answer.
+            self._close_upstream()
+            self.abort_with_reset()
+            return
+        answer = response.read()
+        if response.will_close:
+            self._close_upstream()
+        # send_response adds its own Server and Date.
+        headers_back = [(k, v) for k, v in response.getheaders() if k.lower() not in ("server", "date")]
+        self.send_reply(response.status, headers_back, answer)
+
+    def _exchange(self, path: str, body: bytes, headers: dict[str, str]) -> http.client.HTTPResponse:
+        reused = self._upstream is not None
+        try:
+            return self._send(path, body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused:
+                raise
+            # The target closed the kept-alive connection while it sat idle: retry once on a fresh one,
+            # as HTTP clients do; the target never saw the first attempt.
+            self._close_upstream()
+            return self._send(path, body, headers)
+
+    def _send(self, path: str, body: bytes, headers: dict[str, str]) -> http.client.HTTPResponse:
+        if self._upstream is None:
+            self._upstream = http.client.HTTPConnection(
+                self.proxy.target_host, self.proxy.target_port, timeout=_UPSTREAM_TIMEOUT_SECONDS
+            )
+        self._upstream.request(self.command, path, body=body, headers=headers)
+        return self._upstream.getresponse()
+
+    def _close_upstream(self) -> None:
+        if self._upstream is not None:
+            self._upstream.close()
+            self._upstream = None
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._close_upstream()

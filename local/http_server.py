@@ -1,0 +1,245 @@
+"""The HTTP/1.1 plumbing the local servers share (Anam stand-in, fault proxy, dev server).
+
+Keep-alive is on, so connection reuse by the function's pooled clients can be counted; every connection is
+tracked so a test can close the idle ones from the server side (what a server does while a Lambda environment
+is frozen) or abort one with a TCP RST. Nothing is logged: request lines may carry keys or tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import struct
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive HTTP headers; repeated headers are joined with ", " as RFC 9110 allows."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        for name, value in items:
+            key = name.lower()
+            if key in self._items:
+                value = f"{self._items[key][1]}, {value}"
+            self._items[key] = (name, value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as a server received it, for tests to inspect."""
+
+    method: str
+    path: str
+    headers: Headers
+    body: bytes
+    json: Any  # the parsed body, or None when it is empty or not JSON
+
+    @property
+    def route(self) -> str:
+        """The path without its query string."""
+        return urlsplit(self.path).path
+
+
+def parse_json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:  # also UnicodeDecodeError
+        return None
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that knows its connections and whether each is between requests."""
+
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], handler_class: type[LocalRequestHandler], owner: Any = None
+    ) -> None:
+        super().__init__(address, handler_class)
+        self.owner = owner  # the object whose behaviour the handlers serve
+        self._lock = threading.Lock()
+        self._busy: dict[socket.socket, bool] = {}
+        self._opened = 0
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def connections_opened(self) -> int:
+        with self._lock:
+            return self._opened
+
+    def reset_connection_count(self) -> None:
+        with self._lock:
+            self._opened = 0
+
+    def track(self, connection: socket.socket, *, busy: bool) -> None:
+        with self._lock:
+            if connection not in self._busy:
+                self._opened += 1
+            self._busy[connection] = busy
+
+    @contextlib.contextmanager
+    def last_write(self, connection: socket.socket) -> Iterator[None]:
+        """Hold while writing a response's last bytes: the connection counts as idle from then on.
+
+        Marking it idle under the lock closes a race: a client that has read the response and then asks for
+        idle connections to be closed must find this one idle, not still finishing its request.
+        """
+        with self._lock:
+            self._busy[connection] = False
+            yield
+
+    def forget(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._busy.pop(connection, None)
+
+    def close_connections(self, *, idle_only: bool) -> None:
+        """Close connections from the server side: the peer sees a FIN, as after a server's idle timeout."""
+        with self._lock:
+            chosen = [conn for conn, busy in self._busy.items() if not (idle_only and busy)]
+        for connection in chosen:
+            # shutdown, not close: it wakes the handler thread blocked reading the next request, which then
+            # ends the connection normally. OSError: the connection is already gone.
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a read timeout, a reset) is routine here, not worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+    def start_in_thread(self, name: str) -> None:
+        # A short poll interval: shutdown() waits for the loop to notice, and tests stop servers often.
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, and end every connection so no handler thread outlives the server."""
+        self.shutdown()
+        self.server_close()
+        self.close_connections(idle_only=False)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class LocalRequestHandler(BaseHTTPRequestHandler):
+    """Answers every method through `respond()`, with Content-Length on every response so keep-alive works."""
+
+    protocol_version = "HTTP/1.1"
+    # Status line, headers and body go out in separate writes; with Nagle's algorithm the client's delayed
+    # ACK would add ~40 ms to some responses and skew every latency measured through these servers.
+    disable_nagle_algorithm = True
+    server: LocalHTTPServer
+
+    def respond(self) -> None:
+        raise NotImplementedError
+
+    def _dispatch(self) -> None:
+        self.respond()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, busy=False)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.forget(self.connection)
+
+    def handle_one_request(self) -> None:
+        # Waiting for the next request line: the connection is idle until parse_request runs.
+        self.server.track(self.connection, busy=False)
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        self.server.track(self.connection, busy=True)
+        return super().parse_request()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the default writes request lines to stderr, and this is a test fixture."""
+
+    def read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def received(self) -> ReceivedRequest:
+        body = self.read_body()
+        return ReceivedRequest(
+            method=self.command,
+            path=self.path,
+            headers=Headers(self.headers.items()),
+            body=body,
+            json=parse_json(body),
+        )
+
+    def send_reply(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "keep-alive"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        with self.server.last_write(self.connection):
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+    def send_json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        merged = {"Content-Type": "application/json", **(headers or {})}
+        self.send_reply(status, merged.items(), json.dumps(payload).encode())
+
+    def abort_with_reset(self) -> None:
+        """End the connection with a TCP RST and no response, like a crashed peer or a dropping middlebox."""
+        self.close_connection = True
+        # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # rfile holds a reference to the socket; the descriptor only really closes once it is released.
+        self.rfile.close()
+        self.connection.close()
