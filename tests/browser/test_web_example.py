@@ -54,18 +54,14 @@ def _tools() -> tuple[str, str]:
         _unavailable("node and npm are not on PATH (the browser test needs node 20 or later)")
     assert node is not None
     assert npm is not None
-    version = subprocess.run(  # noqa: S603 - node found on PATH, fixed arguments
-        [node, "--version"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
     if int(version.lstrip("v").split(".")[0]) < 20:
         _unavailable(f"node {version} is too old: the browser test needs node 20 or later")
     return node, npm
 
 
 def _run(command: Sequence[str], what: str) -> None:
-    done = subprocess.run(  # noqa: S603 - npm found on PATH, fixed arguments
-        command, cwd=WEB, capture_output=True, text=True, timeout=600, check=False
-    )
+    done = subprocess.run(command, cwd=WEB, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         pytest.fail(f"{what} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
@@ -135,7 +131,7 @@ class Server:
 
 @contextlib.contextmanager
 def _started(name: str, command: Sequence[str], env: dict[str, str]) -> Iterator[Server]:
-    process = subprocess.Popen(  # noqa: S603 - this interpreter running the repository's own modules
+    process = subprocess.Popen(
         command,
         cwd=REPO,
         env=env,
@@ -214,7 +210,7 @@ def test_web_example_in_headless_chromium(tmp_path: Path) -> None:
             "SCREENSHOT_DIR": str(screenshots),
         }
         try:
-            done = subprocess.run(  # noqa: S603 - node found on PATH, fixed arguments
+            done = subprocess.run(
                 [node, "--test", "--test-reporter=spec", "tests/e2e.test.mjs"],
                 cwd=WEB,
                 env=node_env,

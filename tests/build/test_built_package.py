@@ -169,7 +169,7 @@ def _is_python313(python: str) -> bool:
 
 def _run(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     # Only our own interpreters and pyenv, with arguments written here.
-    return subprocess.run(command, capture_output=True, text=True, **kwargs)  # noqa: S603
+    return subprocess.run(command, capture_output=True, text=True, **kwargs)
 
 
 Invoke = Callable[..., Run]

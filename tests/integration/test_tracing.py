@@ -60,7 +60,7 @@ def run_in_lambda_like_process(env: dict[str, str], daemon: socket.socket, trace
         "AWS_LAMBDA_FUNCTION_NAME": "anam-token-vendor",
         "LAMBDA_TASK_ROOT": str(ROOT / "src"),
         "_X_AMZN_TRACE_ID": "Root=1-6743e3a0-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:%d" % daemon.getsockname()[1],
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
     }
     process = subprocess.run(

@@ -34,7 +34,7 @@ def developer_env() -> dict[str, str]:
 def run_module(
     module: str, *args: str, timeout: float = START_TIMEOUT_SECONDS
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - this interpreter, fixed module
+    return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=REPO,
         env=developer_env(),
@@ -50,7 +50,7 @@ class DevServer:
 
     def __init__(self, *args: str) -> None:
         self.port = free_port()
-        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed module
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "local.dev_server", "--port", str(self.port), *args],
             cwd=REPO,
             env=developer_env(),

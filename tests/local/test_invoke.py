@@ -20,7 +20,7 @@ EVENTS = sorted(path for path in (REPO / "events").glob("*.json") if path.name !
 def invocations() -> dict[str, subprocess.CompletedProcess[str]]:
     """Every sample event invoked at once: each run starts its own emulation, so they are independent."""
     running = {
-        event.name: subprocess.Popen(  # noqa: S603 - this interpreter, fixed module
+        event.name: subprocess.Popen(
             [sys.executable, "-m", "local.invoke", str(event.relative_to(REPO))],
             cwd=REPO,
             env=developer_env(),
