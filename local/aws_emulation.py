@@ -6,6 +6,7 @@ do exactly what they do in Lambda, and a `FaultProxy` can sit between them and m
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import urllib.request
@@ -65,6 +66,7 @@ class MotoServer:
             response.read()
 
 
+@functools.cache  # building a client costs ~0.1 s; tests and tools seed many times against one server
 def aws_client(service: str, endpoint_url: str) -> Any:
     """A boto3 client for the emulation at `endpoint_url`; refuses any endpoint that is not this machine."""
     if urlsplit(endpoint_url).hostname not in _LOOPBACK:
