@@ -23,6 +23,9 @@ ACCEPTED_MEDIA_TYPES = frozenset({"", "application/json", "text/plain"})
 PERSONA_FIELDS = ("personaConfig", "personaId", "avatarId", "voiceId", "llmId", "brainType", "systemPrompt")
 ACCEPTED_FIELDS = frozenset({"prompt"})
 
+# What JSON counts as whitespace (bytes.strip() would also drop \x0b and \x0c, which JSON refuses).
+_JSON_WHITESPACE = b" \t\r\n"
+
 # Control characters (C0, DEL, C1) other than tab, LF and CR, and lone surrogates, which are not text.
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -37,7 +40,7 @@ def parse_token_request(
 ) -> TokenRequest:
     _check_content_type(headers)
     raw = _body_bytes(body or "", is_base64_encoded)
-    if not raw.strip():
+    if not raw.strip(_JSON_WHITESPACE):
         return TokenRequest()
     fields = _json_object(raw)
     prompt = _prompt(fields)
@@ -70,7 +73,7 @@ def _body_bytes(body: str, is_base64_encoded: bool) -> bytes:
 
 def _json_object(raw: bytes) -> dict[str, object]:
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise TokenVendorError(ErrorCode.INVALID_JSON, type(exc).__name__) from exc
     if not isinstance(value, dict):
@@ -89,6 +92,11 @@ def _json_object(raw: bytes) -> dict[str, object]:
             reason='The request body has a field this endpoint does not take; "prompt" is the only one.',
         )
     return value
+
+
+def _not_json(constant: str) -> None:
+    # Python's json accepts NaN and Infinity; JSON does not.
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _prompt(fields: Mapping[str, object]) -> str | None:

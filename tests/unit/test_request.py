@@ -134,3 +134,13 @@ def test_size_is_checked_before_json():
 
 def test_json_is_checked_before_fields():
     assert refusal('{"personaId": "x"').code is ErrorCode.INVALID_JSON
+
+
+@pytest.mark.parametrize("body", ["\x0c", "\x0b", " \x0c\n"])
+def test_a_body_of_form_feeds_or_vertical_tabs_is_not_json_whitespace(body):
+    assert refusal(body).code is ErrorCode.INVALID_JSON
+
+
+@pytest.mark.parametrize("body", ["NaN", "-Infinity", '{"prompt": NaN}', '{"prompt": Infinity}'])
+def test_nan_and_infinity_are_not_json(body):
+    assert refusal(body).code is ErrorCode.INVALID_JSON
