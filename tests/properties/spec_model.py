@@ -1,0 +1,133 @@
+"""SPEC sections 3 and 4 restated as plain functions: what the properties compare the function against.
+
+Written from the SPEC's words, not from the code: where the two disagree, a property fails and shows where.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+MAX_BODY_BYTES = 16 * 1024
+ACCEPTED_MEDIA_TYPES = ("application/json", "text/plain")
+PERSONA_FIELDS = ("personaConfig", "personaId", "avatarId", "voiceId", "llmId", "brainType", "systemPrompt")
+PLACEHOLDER = "{{prompt}}"
+CLIENT_DRIVEN_LLM = "CUSTOMER_CLIENT_V1"
+ALLOWED_CONTROL_CHARACTERS = "\t\r\n"
+JSON_WHITESPACE = b" \t\r\n"  # RFC 8259's whitespace: an "empty" body holds nothing else
+
+# An accepted request, as the outcome of checking one: ("accepted", the prompt or None).
+Accepted = tuple[str, str | None]
+Outcome = str | Accepted
+
+
+def accepted(prompt: str | None) -> Accepted:
+    return ("accepted", prompt)
+
+
+def media_type(content_type: str | None) -> str:
+    """The type/subtype, without parameters, compared case-insensitively; "" when none is given."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def request_outcomes(
+    content_type: str | None, body: str | None, is_base64: bool, prompt_max_chars: int
+) -> set[Outcome]:
+    """What SPEC 3 allows as the answer to a POST: error codes, or the request accepted with its prompt.
+
+    A set, because where a request breaks two rules at the same step the SPEC does not say which one answers.
+    """
+    if media_type(content_type) not in ("", *ACCEPTED_MEDIA_TYPES):
+        return {"unsupported_media_type"}
+    raw = body_bytes(body, is_base64)
+    if raw is None:
+        # Not base64; and if it is long enough, too large to be decoded within the limit: either rule answers.
+        too_large = len(body or "") * 3 // 4 > MAX_BODY_BYTES
+        return {"invalid_json", "body_too_large"} if too_large else {"invalid_json"}
+    if len(raw) > MAX_BODY_BYTES:
+        return {"body_too_large"}
+    if not raw.strip(JSON_WHITESPACE):
+        return {accepted(None)}
+    try:
+        value = strict_json(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {"invalid_json"}
+    if not isinstance(value, dict):
+        return {"invalid_request"}
+    if value.keys() & set(PERSONA_FIELDS):
+        return {"persona_config_not_allowed"}
+    if value.keys() - {"prompt"}:
+        return {"invalid_request"}
+    prompt = value.get("prompt")
+    if prompt is None:
+        return {accepted(None)}
+    if not isinstance(prompt, str):
+        return {"invalid_request"}
+    refusals: set[Outcome] = set()
+    if any(_is_control_or_not_text(c) for c in prompt):
+        refusals.add("invalid_request")
+    if len(prompt) > prompt_max_chars:
+        refusals.add("prompt_too_long")
+    return refusals or {accepted(prompt)}
+
+
+def body_bytes(body: str | None, is_base64: bool) -> bytes | None:
+    """The body's bytes, base64-decoded when flagged so; None when it is not base64."""
+    text = body or ""
+    if not is_base64:
+        return text.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def strict_json(text: str) -> Any:
+    """RFC 8259 JSON: Python's parser, without the NaN and Infinity it also accepts."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def takes_prompt(config: Mapping[str, Any]) -> bool:
+    """SPEC 4: a saved persona, or one whose conversation the client drives, cannot take a prompt."""
+    llm_id = config.get("llmId", config.get("brainType"))
+    return "personaId" not in config and llm_id != CLIENT_DRIVEN_LLM
+
+
+def merged_persona(config: Mapping[str, Any], prompt: str | None, cap: int | None) -> dict[str, Any]:
+    """SPEC 4's rules applied to a stored persona config, one by one, into a new dict."""
+    merged = dict(config)
+    if "brainType" in merged:
+        merged["llmId"] = merged.pop("brainType")
+    text = prompt or ""
+    stored = merged.get("systemPrompt")
+    if stored is None:
+        if text:
+            merged["systemPrompt"] = text
+    elif PLACEHOLDER in stored:
+        merged["systemPrompt"] = text.join(stored.split(PLACEHOLDER))
+    elif text:
+        merged["systemPrompt"] = f"{stored}\n\n{text}"
+    if cap is not None and "personaId" not in config:
+        limit = merged.get("maxSessionLengthSeconds")
+        merged["maxSessionLengthSeconds"] = cap if limit is None else min(limit, cap)
+    return merged
+
+
+def split_template(stored: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """SPEC 4's two forms: (the persona config, the request body's other keys)."""
+    if "personaConfig" in stored:
+        return stored["personaConfig"], {k: v for k, v in stored.items() if k != "personaConfig"}
+    return stored, {}
+
+
+def _is_control_or_not_text(char: str) -> bool:
+    # Cc: control characters (C0, DEL, C1); Cs: a lone surrogate, which no UTF-8 text can hold.
+    return char not in ALLOWED_CONTROL_CHARACTERS and unicodedata.category(char) in ("Cc", "Cs")
