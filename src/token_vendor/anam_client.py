@@ -37,12 +37,24 @@ class SessionToken:
     expires_at: str | None
 
 
-def new_session() -> requests.Session:
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes | None  # None: the body could not be read (cut short, or not in its declared encoding)
+
+
+def new_session(url: str) -> requests.Session:
     """One per execution environment, so warm invocations reuse the TCP/TLS connection to Anam."""
     session = requests.Session()
     # No urllib3-level retries: the budget-aware loop below owns retrying.
     session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0))
     session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0))
+    # The environment's proxy and CA bundle settings, read once: with trust_env, requests reads them again
+    # (and ~/.netrc, whose credentials would replace the Bearer header) on every call, 0.1 ms of each.
+    environment = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies, session.verify = environment["proxies"], environment["verify"]
+    session.trust_env = False
     return session
 
 
@@ -57,7 +69,7 @@ class AnamClient:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.url = base_url + TOKEN_PATH
-        self.session = session or new_session()
+        self.session = session or new_session(self.url)
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -81,8 +93,15 @@ class AnamClient:
             if remaining <= 0:
                 raise TokenVendorError(ErrorCode.UPSTREAM_TIMEOUT, f"no time left for attempt {attempt + 1}")
             try:
+                # stream=True: the status and headers arrive here, the body is read apart (_receive), so a
+                # failure to read it is not taken for a failure to connect.
                 response = self.session.post(
-                    self.url, data=payload, headers=headers, timeout=remaining, allow_redirects=False
+                    self.url,
+                    data=payload,
+                    headers=headers,
+                    timeout=remaining,
+                    allow_redirects=False,
+                    stream=True,
                 )
             except requests.ReadTimeout as exc:
                 # Anam may already have minted a token: a retry could mint a second one. Give up.
@@ -90,9 +109,10 @@ class AnamClient:
             except requests.RequestException as exc:
                 failure = f"connection failed: {type(exc).__name__}"
             else:
-                if response.status_code < 500:
-                    return _token_or_error(response, redactions)
-                failure = f"Anam answered {response.status_code}: {_anam_message(response, redactions)}"
+                answer = _receive(response)
+                if answer.status < 500:
+                    return _token_or_error(answer, redactions)
+                failure = f"Anam answered {answer.status}: {_anam_message(answer, redactions)}"
             self._back_off(attempt, failure, deadline)
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
@@ -106,29 +126,47 @@ class AnamClient:
         self._sleep(delay)
 
 
-def _token_or_error(response: requests.Response, redactions: tuple[str, ...]) -> SessionToken:
-    status = response.status_code
+def _receive(response: requests.Response) -> _Answer:
+    """The answer with its body read, within the attempt's timeout."""
+    try:
+        body: bytes | None = response.content
+    except requests.ConnectionError as exc:
+        # How requests reports a read timeout in the middle of a body. As for any read timeout: no retry.
+        response.close()
+        raise TokenVendorError(ErrorCode.UPSTREAM_TIMEOUT, "the body stopped arriving") from exc
+    except requests.RequestException:
+        response.close()
+        body = None
+    return _Answer(response.status_code, response.headers, body)
+
+
+def _token_or_error(answer: _Answer, redactions: tuple[str, ...]) -> SessionToken:
+    status = answer.status
     if status == 200:
-        token = _session_token(response)
+        token = _session_token(answer.body)
         if token is None:
-            raise TokenVendorError(ErrorCode.UPSTREAM_INVALID_RESPONSE, _describe_body(response))
+            raise TokenVendorError(ErrorCode.UPSTREAM_INVALID_RESPONSE, _describe_body(answer))
         return SessionToken(token, token_expiry(token))
-    message = f"Anam answered {status}: {_anam_message(response, redactions)}"
+    message = f"Anam answered {status}: {_anam_message(answer, redactions)}"
     if status == 401:
         raise TokenVendorError(ErrorCode.UPSTREAM_AUTH_FAILED, message)
     if status == 429:
-        raise TokenVendorError(ErrorCode.RATE_LIMITED, message, retry_after=_retry_after(response))
+        raise TokenVendorError(ErrorCode.RATE_LIMITED, message, retry_after=_retry_after(answer.headers))
     if status not in _REJECTED:
         message += " (an unexpected status, treated as a refusal)"
     raise TokenVendorError(ErrorCode.UPSTREAM_REJECTED, message)
 
 
-def _session_token(response: requests.Response) -> str | None:
+def _json(body: bytes | None) -> Any:
     try:
-        body = response.json()
-    except ValueError:
+        return json.loads(body) if body else None
+    except ValueError:  # also UnicodeDecodeError
         return None
-    token = body.get("sessionToken") if isinstance(body, dict) else None
+
+
+def _session_token(body: bytes | None) -> str | None:
+    value = _json(body)
+    token = value.get("sessionToken") if isinstance(value, dict) else None
     return token if isinstance(token, str) and token.strip() else None
 
 
@@ -145,30 +183,29 @@ def token_expiry(token: str) -> str | None:
         return None
 
 
-def _anam_message(response: requests.Response, redactions: tuple[str, ...]) -> str:
+def _anam_message(answer: _Answer, redactions: tuple[str, ...]) -> str:
     """Anam's own explanation for the log: its JSON `message`/`error`, or a description of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return _describe_body(response)
-    if isinstance(body, dict):
-        parts = [body[k] for k in ("message", "error") if isinstance(body.get(k), str)]
+    value = _json(answer.body)
+    if isinstance(value, dict):
+        parts = [value[k] for k in ("message", "error") if isinstance(value.get(k), str)]
         if parts:
             return redact(" / ".join(parts)[:300], redactions)
-    return _describe_body(response)
+    return _describe_body(answer)
 
 
-def _describe_body(response: requests.Response) -> str:
-    content_type = response.headers.get("Content-Type", "none")
-    return f"a {len(response.content)}-byte body of type {content_type[:60]}"
+def _describe_body(answer: _Answer) -> str:
+    content_type = answer.headers.get("Content-Type", "none")[:60]
+    if answer.body is None:
+        return f"a body of type {content_type} that could not be read"
+    return f"a {len(answer.body)}-byte body of type {content_type}"
 
 
 _DELTA_SECONDS = re.compile(r"\d{1,6}")
 
 
-def _retry_after(response: requests.Response) -> str | None:
+def _retry_after(headers: Mapping[str, str]) -> str | None:
     """Anam's Retry-After, passed on only when it is a valid delay or HTTP date."""
-    value = response.headers.get("Retry-After", "").strip()
+    value = headers.get("Retry-After", "").strip()
     if _DELTA_SECONDS.fullmatch(value):
         return value
     try:

@@ -2,12 +2,7 @@
 upstream_invalid_response after that one attempt, and when the body stops arriving past the budget, 504
 upstream_timeout, also after one attempt ("a read timeout is not retried: Anam may have minted a token").
 
-BUG (src/token_vendor/anam_client.py, AnamClient.create_session_token): `session.post` also reads the body,
-and every `requests.RequestException` it raises is treated as "connection failed" and retried. An error
-while reading a 200's body (ContentDecodingError, ChunkedEncodingError, or a ConnectionError wrapping the
-read timeout) therefore sends Anam up to two more requests, each minting a token, and ends in 502
-upstream_unavailable instead of the SPEC's upstream_invalid_response or upstream_timeout. These tests are
-expected to fail until that is fixed (strict: they turn red once it is, so that the mark comes off).
+A failure to read the body is not a failure to connect: it is never retried as one.
 """
 
 import pytest
@@ -17,10 +12,6 @@ from local.fault_proxy import Fault, FaultProxy
 from tests.faults.checks import PROMPT, assert_error, assert_nothing_leaked
 from tests.faults.raw_http import RawHttpServer
 from tests.support.function import Function, Logs
-
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="BUG: an error reading a 200's body is retried as a connection failure (docstring)"
-)
 
 HEADERS_OF_A_200 = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
 FIRST_BYTES_OF_ITS_BODY = b'{"sessionToken": "eyJhbGciOiJIUzI1NiJ9.eyJle'
