@@ -2,7 +2,7 @@
 # Run the AWS SAM CLI, installed on first use into its own virtual environment (.venv-sam) so that its many
 # pinned dependencies never meet the dev tools in .venv.
 #
-#   scripts/sam.sh build               # sam build into .aws-sam/build (needs python3.13)
+#   scripts/sam.sh build               # sam build into .aws-sam/build (needs python3.13), plus bytecode
 #   scripts/sam.sh deploy --guided     # first deployment; later ones: scripts/sam.sh deploy
 #   scripts/sam.sh validate --lint --region us-east-1
 #
@@ -74,4 +74,11 @@ EOF
 fi
 
 cd "$ROOT"
-exec "$SAM" "$@"
+if [[ "$needs_python313" != true ]]; then
+  exec "$SAM" "$@"
+fi
+"$SAM" "$@"
+# Lambda's /var/task is read-only, so Python cannot cache bytecode there: a package without .pyc files
+# compiles every bundled module from source at every cold start. Ship the bytecode, as unchecked-hash .pyc
+# files, which stay valid whatever timestamps the files get in the deployment zip.
+"$python313" -m compileall -q -f -j 0 --invalidation-mode unchecked-hash .aws-sam/build
