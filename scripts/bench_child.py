@@ -1,0 +1,157 @@
+"""One fresh execution environment for scripts/bench.py, run as `python -I [-B] scripts/bench_child.py ...`.
+
+Runs as a script in isolated mode, so nothing but the standard library's `json`, `os`, `sys` and `time` is
+loaded before the clock starts: what it measures is what a Lambda cold start pays. Results go to the control
+pipe (file descriptor CONTROL_FD) as one JSON object per line; the handler's own log goes to stdout.
+
+    bench_child.py MODE SYS_PATH CONTROL_FD [EVENT_JSON]
+
+MODE is one of
+- `import-reference`: import boto3 and requests, nothing else;
+- `import-handler`:   import the handler module;
+- `cold`:             import the handler and answer EVENT_JSON, timed as one;
+- `warm`:             answer EVENT_JSON once (cold), report, read from stdin the body the handler sent and
+                      a URL, then answer it WARM_INVOCATIONS times, each in turn with a POST of that body to
+                      that URL through a bare pooled requests.Session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+TYPE_CHECKING = False  # typing itself is not imported: it would be loaded before the clock starts
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+WARM_INVOCATIONS = int(os.environ.get("BENCH_WARM_INVOCATIONS", "1000"))
+
+
+class Context:
+    """What the handler and Powertools read from Lambda's context object."""
+
+    function_name = "anam-token-vendor"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:anam-token-vendor"
+    log_group_name = "/aws/lambda/anam-token-vendor"
+    log_stream_name = "bench"
+
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id
+        self._deadline = time.monotonic() + 15.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def main() -> None:
+    mode, sys_path, control_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    event: Any = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None
+    sys.path[:0] = sys_path.split(os.pathsep)
+    with os.fdopen(control_fd, "w", buffering=1) as control:
+        if mode == "import-reference":
+            started = time.perf_counter()
+            import boto3  # noqa: F401
+            import requests  # noqa: F401
+
+            _report(control, ms=_ms_since(started), python=sys.version.split()[0], maxrss_kb=_maxrss_kb())
+        elif mode == "import-handler":
+            started = time.perf_counter()
+            import token_vendor.handler  # noqa: F401
+
+            _report(control, ms=_ms_since(started), python=sys.version.split()[0])
+        elif mode == "cold":
+            started = time.perf_counter()
+            from token_vendor.handler import lambda_handler
+
+            import_ms = _ms_since(started)
+            result = lambda_handler(event, Context("cold"))
+            _report(control, ms=_ms_since(started), import_ms=import_ms, status=_status(result))
+        elif mode == "warm":
+            _warm(event, control)
+        else:
+            raise SystemExit(f"unknown mode {mode!r}")
+
+
+def _warm(event: dict[str, Any], control: TextIO) -> None:
+    import requests
+
+    from token_vendor.handler import lambda_handler
+
+    first = lambda_handler(event, Context("cold"))
+    _report(control, phase="cold", status=_status(first))
+    anam = json.loads(sys.stdin.readline())  # the body the handler sent, and where to POST it bare
+
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {anam['key']}", "Content-Type": "application/json"}
+    body = anam["body"].encode()
+
+    def bare() -> int:
+        return int(session.post(anam["url"], data=body, headers=headers, timeout=10).status_code)
+
+    bare()  # opens the reference's connection, as the first request opened the handler's
+    events = []
+    for i in range(WARM_INVOCATIONS):
+        copy = json.loads(json.dumps(event))
+        copy["requestContext"]["requestId"] = f"bench-{i}"
+        events.append((copy, Context(f"warm-{i}")))
+    handler_ms: list[float] = []
+    bare_ms: list[float] = []
+    statuses: set[int] = set()
+    bare_statuses: set[int] = set()
+    # Call by call, in turns, so that the machine's noise falls on both alike.
+    for i, (warm_event, context) in enumerate(events):
+        if i % 2:
+            started = time.perf_counter()
+            bare_statuses.add(bare())
+            bare_ms.append(_ms_since(started))
+        started = time.perf_counter()
+        statuses.add(_status(lambda_handler(warm_event, context)))
+        handler_ms.append(_ms_since(started))
+        if not i % 2:
+            started = time.perf_counter()
+            bare_statuses.add(bare())
+            bare_ms.append(_ms_since(started))
+    _report(
+        control,
+        phase="warm",
+        latencies=handler_ms,
+        statuses=sorted(statuses),
+        bare_latencies=bare_ms,
+        bare_statuses=sorted(bare_statuses),
+        maxrss_kb=_maxrss_kb(),
+    )
+
+
+def _report(control: TextIO, **result: object) -> None:
+    control.write(json.dumps(result) + "\n")
+
+
+def _status(result: object) -> int:
+    return int(result.get("statusCode", 0)) if isinstance(result, dict) else 0
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _maxrss_kb() -> int:
+    """Peak resident memory. On Linux from VmHWM: ru_maxrss keeps the parent's peak across fork and exec, so
+    in a process started by the bench (which runs moto) it would report the bench's own peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+if __name__ == "__main__":
+    main()
