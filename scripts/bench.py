@@ -19,10 +19,10 @@ Interpreters, each when it is here:
   - dev:        .venv's Python, the function from src/, its dependencies from .venv (bytecode cached, as pip
                 leaves it);
   - lambda:     python3.13 (the runtime's version) from .venv-py313-runtime (boto3 only, as the runtime
-                provides it), the function and its dependencies from `sam build`'s output without bytecode, as
-                Lambda reads /var/task: every module compiled from source at each cold start;
-  - lambda+pyc: the same package with bytecode compiled in (figures 1 and 2 only): what a build step that
-                compiles it would buy.
+                provides it), the function and its dependencies as `make build` ships them: with bytecode
+                compiled in, since Lambda's read-only /var/task cannot cache it;
+  - lambda-src: the same package without bytecode (figures 1 and 2 only): every module compiled from source
+                at each cold start, as a plain `sam build` would ship it.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def _interpreters(stack: ExitStack, only: str | None) -> list[Interpreter]:
 
 
 def _lambda_interpreters(stack: ExitStack) -> list[Interpreter]:
-    """python3.13 on the package as deployed, and (cold figures only) on it with bytecode compiled."""
+    """python3.13 on the package as deployed, and (cold figures only) on it without its bytecode."""
     if not RUNTIME_PYTHON.exists():
         print(f"(no {RUNTIME_PYTHON.relative_to(ROOT)}: `make test` creates it; skipping python3.13)")
         return []
@@ -177,30 +177,29 @@ def _lambda_interpreters(stack: ExitStack) -> list[Interpreter]:
         print("(no `sam build` output: run `make build`; skipping python3.13)")
         return []
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-package-")))
-    package, compiled = workdir / "task", workdir / "task-compiled"
-    # As deployed: no bytecode (sam build writes none; anything here came from local runs). The function's
-    # code is taken from src/, which is what the build holds when it is fresh.
+    source_only, compiled = workdir / "task-src", workdir / "task"
+    # The function's code is taken from src/, which is what the build holds when it is fresh.
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(
-        FUNCTION_DIR, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "token_vendor")
+        FUNCTION_DIR, source_only, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "token_vendor")
     )
-    shutil.copytree(SRC / "token_vendor", package / "token_vendor", ignore=ignore)
-    shutil.copytree(package, compiled)
-    # What a build step `python3.13 -m compileall --invalidation-mode unchecked-hash` would ship: bytecode
-    # Lambda can use as it is (no timestamps to check against the zip's).
+    shutil.copytree(SRC / "token_vendor", source_only / "token_vendor", ignore=ignore)
+    shutil.copytree(source_only, compiled)
+    # What scripts/sam.sh build adds after `sam build`: unchecked-hash bytecode, usable whatever the zip's
+    # timestamps.
     command = [str(RUNTIME_PYTHON), "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash"]
     subprocess.run([*command, str(compiled)], check=True, capture_output=True)
-    note = "python3.13 with boto3 only, the `sam build` package as deployed (no bytecode: compiled at start)"
+    note = "python3.13 with boto3 only, the package as `make build` ships it (with bytecode)"
     if _build_is_stale():
         note += "; the build is older than src/, so token_vendor comes from src/"
     return [
-        Interpreter("lambda", RUNTIME_PYTHON, (package,), ("-I", "-B"), note),
+        Interpreter("lambda", RUNTIME_PYTHON, (compiled,), ("-I", "-B"), note),
         Interpreter(
-            "lambda+pyc",
+            "lambda-src",
             RUNTIME_PYTHON,
-            (compiled,),
+            (source_only,),
             ("-I", "-B"),
-            "the same with bytecode compiled at build time (not what `make build` ships today)",
+            "the same without bytecode: each module compiled from source at every cold start",
             warm=False,
         ),
     ]
@@ -537,11 +536,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 def _package_rows() -> list[Row]:
     if not FUNCTION_DIR.is_dir():
         return [Row("5. package size", "not built: run `make build` (skipped)", "")]
-    files = [
-        p
-        for p in sorted(FUNCTION_DIR.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.relative_to(FUNCTION_DIR).parts
-    ]
+    files = [p for p in sorted(FUNCTION_DIR.rglob("*")) if p.is_file()]
     unzipped = sum(p.stat().st_size for p in files)
     with tempfile.TemporaryFile() as archive:
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
