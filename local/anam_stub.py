@@ -17,11 +17,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any, TypeAlias
 
 from local import anam_rules, jwt_hs256
-from local.http_server import Headers, LocalHTTPServer, LocalRequestHandler, ReceivedRequest
+from local.http_server import Headers, LocalRequestHandler, LocalService, ReceivedRequest
 
 __all__ = [
     "AnamStub",
@@ -80,45 +79,18 @@ def RateLimited(retry_after: str | None = "7") -> Reply:
     return Reply(429, {"message": "Rate limit exceeded"}, headers)
 
 
-class AnamStub:
+class AnamStub(LocalService):
     def __init__(
         self, api_keys: Iterable[str] = ("test-anam-key",), host: str = "127.0.0.1", port: int = 0
     ) -> None:
+        super().__init__((host, port), _StubHandler, "anam-stub")
         self._initial_keys = frozenset(api_keys)
         self.api_keys: set[str] = set(self._initial_keys)
         self.token_type: str | None = None
         self.requests: list[ReceivedRequest] = []
-        self._address = (host, port)
         self._queue: deque[Behaviour] = deque()
         self._routes: dict[tuple[str, str], Callable[[ReceivedRequest], Reply]] = {}
         self._lock = threading.Lock()
-        self._server: LocalHTTPServer | None = None
-
-    def start(self) -> AnamStub:
-        self._server = LocalHTTPServer(self._address, _StubHandler, owner=self)
-        self._server.start_in_thread("anam-stub")
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-        self._server = None
-
-    def __enter__(self) -> AnamStub:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self._running().url
-
-    @property
-    def connections_opened(self) -> int:
-        return self._running().connections_opened
 
     def enqueue(self, *behaviours: Behaviour) -> None:
         with self._lock:
@@ -144,11 +116,6 @@ class AnamStub:
     def claims_of(token: str) -> dict[str, Any]:
         """A token's claims, after checking that this stand-in signed it (ValueError otherwise)."""
         return jwt_hs256.verify(token, STUB_SIGNING_SECRET)
-
-    def _running(self) -> LocalHTTPServer:
-        if self._server is None:
-            raise RuntimeError("AnamStub is not running: call start() or use it as a context manager")
-        return self._server
 
     def _take(self, request: ReceivedRequest) -> Behaviour | None:
         with self._lock:

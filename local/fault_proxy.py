@@ -15,11 +15,10 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from local.http_server import LocalHTTPServer, LocalRequestHandler
+from local.http_server import LocalRequestHandler, LocalService
 
 __all__ = ["Fault", "FaultProxy", "aws_server_error", "aws_throttling", "aws_unavailable"]
 
@@ -100,43 +99,20 @@ class _Queued:
         return self.match is None or self.match in target or self.match in path
 
 
-class FaultProxy:
+class FaultProxy(LocalService):
     def __init__(self, target_url: str, host: str = "127.0.0.1", port: int = 0) -> None:
         target = urlsplit(target_url)
         if target.scheme != "http" or not target.hostname:
             raise ValueError(f"FaultProxy forwards to plain http:// URLs only, not {target_url!r}")
+        super().__init__((host, port), _ProxyHandler, "fault-proxy")
         self.target_host = target.hostname
         self.target_port = target.port or 80
         self.target_prefix = target.path.rstrip("/")
         self.delay_seconds = 0.0
         self.targets_seen: list[str] = []
-        self._address = (host, port)
         self._lock = threading.Lock()
         self._queue: list[_Queued] = []
         self._seen = self._forwarded = self._in_flight = self._max_in_flight = 0
-        self._server: LocalHTTPServer | None = None
-
-    def start(self) -> FaultProxy:
-        self._server = LocalHTTPServer(self._address, _ProxyHandler, owner=self)
-        self._server.start_in_thread("fault-proxy")
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-        self._server = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self._running().url
 
     def enqueue(self, *faults: Fault, match: str | None = None) -> None:
         """The next requests whose X-Amz-Target or path contains `match` (any, if None) get these faults."""
@@ -159,21 +135,12 @@ class FaultProxy:
     def max_in_flight(self) -> int:
         return self._max_in_flight
 
-    @property
-    def connections_opened(self) -> int:
-        return self._running().connections_opened
-
     def reset_counters(self) -> None:
         with self._lock:
             self._seen = self._forwarded = self._max_in_flight = 0
             self.targets_seen.clear()
         if self._server is not None:
             self._server.reset_connection_count()
-
-    def _running(self) -> LocalHTTPServer:
-        if self._server is None:
-            raise RuntimeError("FaultProxy is not running: call start() or use it as a context manager")
-        return self._server
 
     def _arrived(self, target: str, path: str) -> Fault | None:
         with self._lock:

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 
@@ -152,6 +153,48 @@ class LocalHTTPServer(ThreadingHTTPServer):
         self.close_connections(idle_only=False)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+class LocalService:
+    """A stand-in with a LocalHTTPServer of its own on a thread: start()/stop(), or use it with `with`."""
+
+    def __init__(self, address: tuple[str, int], handler_class: type[LocalRequestHandler], name: str) -> None:
+        self._address = address
+        self._handler_class = handler_class
+        self._name = name
+        self._server: LocalHTTPServer | None = None
+
+    def start(self) -> Self:
+        self._server = LocalHTTPServer(self._address, self._handler_class, owner=self)
+        self._server.start_in_thread(self._name)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._running().url
+
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections accepted so far."""
+        return self._running().connections_opened
+
+    def _running(self) -> LocalHTTPServer:
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running: call start() or use it in a `with`")
+        return self._server
 
 
 class LocalRequestHandler(BaseHTTPRequestHandler):
