@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 FUNCTION_DIR = BUILD_DIR / "TokenVendorFunction"
-RUNTIME_PYTHON = ROOT / ".venv-py313-runtime" / "bin" / "python"  # created by tests/build (boto3 only)
+RUNTIME_PYTHON = ROOT / ".venv-py313-runtime" / "bin" / "python"  # created by tests/package (boto3 only)
 CHILD = Path(__file__).with_name("bench_child.py")
 
 API_KEY = "bench-anam-key"
