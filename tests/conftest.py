@@ -45,6 +45,18 @@ FAST_AWS_CLIENT_CONFIG = config_store.AWS_CLIENT_CONFIG.merge(
 )
 
 
+def reset_aws(moto_server: MotoServer) -> None:
+    """AWS as an operator leaves it after following the README: the key and the persona, nothing else."""
+    moto_server.reset()
+    seed(
+        moto_server.url,
+        secret_id=SECRET_ID,
+        secret_value=API_KEY,
+        parameter_name=PARAMETER_NAME,
+        persona=PERSONA,
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(scan, "leak-scan")
 
@@ -106,14 +118,7 @@ def function_env(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    moto_server.reset()
-    seed(
-        moto_server.url,
-        secret_id=SECRET_ID,
-        secret_value=API_KEY,
-        parameter_name=PARAMETER_NAME,
-        persona=PERSONA,
-    )
+    reset_aws(moto_server)
     aws.reset_counters()  # seeding went direct, but be explicit: counts start at the function's first call
     monkeypatch.setattr(config_store, "AWS_CLIENT_CONFIG", FAST_AWS_CLIENT_CONFIG)
     dependencies.reset()

@@ -27,9 +27,9 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from local.anam_stub import AnamStub
-from local.aws_emulation import MotoServer, seed
+from local.aws_emulation import MotoServer
 from local.http_api_event import http_api_event, http_response
-from tests.conftest import API_KEY, PARAMETER_NAME, PERSONA, SECRET_ID
+from tests.conftest import PARAMETER_NAME, SECRET_ID, reset_aws
 
 pytestmark = pytest.mark.build
 
@@ -187,15 +187,8 @@ def invoke(
     with the template's environment (parameters at their defaults) pointed at the stand-ins, plus `env`."""
 
     def invoke(events: list[Any], **extra_env: str) -> Run:
-        moto_server.reset()
+        reset_aws(moto_server)
         anam_stub.reset()
-        seed(
-            moto_server.url,
-            secret_id=SECRET_ID,
-            secret_value=API_KEY,
-            parameter_name=PARAMETER_NAME,
-            persona=PERSONA,
-        )
         workdir = tmp_path_factory.mktemp("invoke")
         events_file, out_file = workdir / "events.json", workdir / "results.json"
         events_file.write_text(json.dumps(events))
