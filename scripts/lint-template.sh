@@ -9,7 +9,6 @@ set -euo pipefail
 CHECKOV_VERSION="3.3.30"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHECKOV_VENV="$ROOT/.venv-checkov"
-HOST_PYTHON="${PYTHON:-python3}"
 cd "$ROOT"
 
 run() {
@@ -22,14 +21,7 @@ run .venv/bin/cfn-lint template.yaml
 # A region only names the partition for SAM's transform; nothing is sent to AWS.
 run scripts/sam.sh validate --lint --region us-east-1
 
-if [[ ! -x "$CHECKOV_VENV/bin/checkov" || "$(cat "$CHECKOV_VENV/.checkov-version" 2>/dev/null)" != "$CHECKOV_VERSION" ]]; then
-  echo "scripts/lint-template.sh: installing checkov==$CHECKOV_VERSION into $CHECKOV_VENV" >&2
-  rm -rf "$CHECKOV_VENV"
-  "$HOST_PYTHON" -m venv "$CHECKOV_VENV"
-  "$CHECKOV_VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$CHECKOV_VENV/bin/python" -m pip install --quiet "checkov==$CHECKOV_VERSION"
-  echo "$CHECKOV_VERSION" >"$CHECKOV_VENV/.checkov-version"
-fi
+scripts/tool-venv.sh "$CHECKOV_VENV" "checkov==$CHECKOV_VERSION"
 # --skip-download and the update check switched off: checkov otherwise calls Prisma Cloud and PyPI.
 export CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 run "$CHECKOV_VENV/bin/checkov" --framework cloudformation -f template.yaml --quiet --compact --skip-download

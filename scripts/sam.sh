@@ -14,22 +14,10 @@ SAM_CLI_VERSION="1.170.0"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SAM_VENV="$ROOT/.venv-sam"
 SAM="$SAM_VENV/bin/sam"
-HOST_PYTHON="${PYTHON:-python3}"
 
 export SAM_CLI_TELEMETRY=0
 
-install_sam() {
-  echo "scripts/sam.sh: installing aws-sam-cli==$SAM_CLI_VERSION into $SAM_VENV" >&2
-  rm -rf "$SAM_VENV"
-  "$HOST_PYTHON" -m venv "$SAM_VENV"
-  "$SAM_VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$SAM_VENV/bin/python" -m pip install --quiet "aws-sam-cli==$SAM_CLI_VERSION"
-  echo "$SAM_CLI_VERSION" >"$SAM_VENV/.sam-cli-version"
-}
-
-if [[ ! -x "$SAM" || "$(cat "$SAM_VENV/.sam-cli-version" 2>/dev/null)" != "$SAM_CLI_VERSION" ]]; then
-  install_sam
-fi
+"$ROOT/scripts/tool-venv.sh" "$SAM_VENV" "aws-sam-cli==$SAM_CLI_VERSION"
 
 # Prints the path of a working python3.13, or nothing.
 find_python313() {
