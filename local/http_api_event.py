@@ -1,7 +1,10 @@
 """Translate between plain HTTP and API Gateway HTTP API (payload format 2.0) events.
 
 Used by the dev server, `make invoke`'s callers and the tests, so all of them feed the handler the same shape
-that API Gateway sends: lower-cased headers, `cookies` split out, binary bodies base64-encoded.
+that API Gateway sends: lower-cased headers, `cookies` split out, binary bodies base64-encoded, the method as
+the client spelled it, and the route key of the route the template's HTTP API matches. The JWT authorizer
+is emulated as AWS runs it: it guards only the `POST /session-token` route (methods are case-sensitive, so
+`post` lands on `ANY /session-token`), and only there do verified claims reach the event.
 """
 
 from __future__ import annotations
@@ -14,6 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _TEXT_TYPES = ("application/json", "text/")
+ROUTE_PATH = "/session-token"
+# The template's routes: POST alone (so the optional authorizer guards it), every other method through ANY.
+AUTHORIZED_ROUTE = f"POST {ROUTE_PATH}"
+OTHER_METHODS_ROUTE = f"ANY {ROUTE_PATH}"
+
+
+def route_key(method: str, path: str) -> str:
+    """The route key API Gateway matches: exact method and path, case-sensitive."""
+    if path != ROUTE_PATH:
+        return "$default"
+    return AUTHORIZED_ROUTE if method == "POST" else OTHER_METHODS_ROUTE
 
 
 def http_api_event(
@@ -25,13 +39,19 @@ def http_api_event(
     query: str = "",
     source_ip: str = "127.0.0.1",
     request_id: str | None = None,
+    claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP API payload 2.0 event for one request, as API Gateway would build it."""
+    """An HTTP API payload 2.0 event for one request, as API Gateway would build it.
+
+    `claims`: the caller signed in; the authorizer verified its JWT and, on the route it guards, passes the
+    claims on (as strings, as API Gateway does).
+    """
     lowered = {name.lower(): value for name, value in (headers or {}).items()}
     cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
+    route = route_key(method, path)
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route,
         "rawPath": path,
         "rawQueryString": query,
         "headers": lowered,
@@ -41,20 +61,24 @@ def http_api_event(
             "domainName": lowered.get("host", "127.0.0.1"),
             "domainPrefix": "local",
             "http": {
-                "method": method.upper(),
+                "method": method,
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": request_id or uuid.uuid4().hex[:16],
-            "routeKey": "$default",
+            "routeKey": route,
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
             "timeEpoch": int(time.time() * 1000),
         },
         "isBase64Encoded": False,
     }
+    if claims is not None and route == AUTHORIZED_ROUTE:
+        event["requestContext"]["authorizer"] = {
+            "jwt": {"claims": {str(k): str(v) for k, v in claims.items()}, "scopes": None}
+        }
     if cookies:
         event["cookies"] = cookies
     if query:

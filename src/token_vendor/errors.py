@@ -17,11 +17,16 @@ class ErrorCode(StrEnum):
     PERSONA_CONFIG_NOT_ALLOWED = "persona_config_not_allowed"
     PROMPT_TOO_LONG = "prompt_too_long"
     PROMPT_NOT_SUPPORTED = "prompt_not_supported"
+    UNKNOWN_PERSONA = "unknown_persona"
+    INVALID_VARIABLE = "invalid_variable"
+    UNAUTHENTICATED = "unauthenticated"
+    VERIFICATION_FAILED = "verification_failed"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     BODY_TOO_LARGE = "body_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
     CONFIGURATION_ERROR = "configuration_error"
     INTERNAL_ERROR = "internal_error"
     UPSTREAM_AUTH_FAILED = "upstream_auth_failed"
@@ -29,6 +34,8 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     UPSTREAM_INVALID_RESPONSE = "upstream_invalid_response"
     DEPENDENCY_UNAVAILABLE = "dependency_unavailable"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    MINTING_PAUSED = "minting_paused"
     UPSTREAM_TIMEOUT = "upstream_timeout"
 
 
@@ -57,10 +64,21 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         "This persona does not take a prompt (it is a saved persona, or its conversation is driven by the "
         'client). Send the request without "prompt".',
     ),
+    ErrorCode.UNKNOWN_PERSONA: ErrorSpec(
+        400, 'There is no persona of that name. Send the name of a persona this service offers, or no "persona".'
+    ),
+    ErrorCode.INVALID_VARIABLE: ErrorSpec(400, 'The variable "{variable}" {reason}'),
+    ErrorCode.UNAUTHENTICATED: ErrorSpec(
+        401, "This endpoint needs a signed-in caller. Sign in again and send the Authorization header."
+    ),
+    ErrorCode.VERIFICATION_FAILED: ErrorSpec(
+        403,
+        "The human verification did not pass (missing, expired or already used). Complete the check again "
+        "and send its new token.",
+    ),
     ErrorCode.NOT_FOUND: ErrorSpec(404, "Not found. Session tokens are issued by POST /session-token."),
     ErrorCode.METHOD_NOT_ALLOWED: ErrorSpec(
-        405,
-        "Use POST to request a session token. GET was Anam's legacy token flow and is no longer supported.",
+        405, "{method} cannot be used here: request a session token with POST.{hint}"
     ),
     ErrorCode.BODY_TOO_LARGE: ErrorSpec(413, "The request body is larger than 16 KiB."),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: ErrorSpec(
@@ -68,6 +86,11 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.RATE_LIMITED: ErrorSpec(
         429, "Anam is limiting how many sessions can start right now. Try again after a short wait."
+    ),
+    ErrorCode.QUOTA_EXCEEDED: ErrorSpec(
+        429,
+        "You have started as many sessions as this site allows for now. Try again after the time in "
+        "Retry-After.",
     ),
     ErrorCode.CONFIGURATION_ERROR: ErrorSpec(500, f"The token service is misconfigured. {_OPERATOR}"),
     ErrorCode.INTERNAL_ERROR: ErrorSpec(500, f"The token service failed unexpectedly. {_OPERATOR}"),
@@ -83,8 +106,15 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.DEPENDENCY_UNAVAILABLE: ErrorSpec(
         503,
-        "The token service cannot read its configuration right now. Try again in a few seconds.",
+        "The token service cannot reach a service it depends on right now. Try again in a few seconds.",
         retry_after="3",
+    ),
+    ErrorCode.BUDGET_EXHAUSTED: ErrorSpec(
+        503,
+        "This site has used all the avatar time it allows for now. Try again after the time in Retry-After.",
+    ),
+    ErrorCode.MINTING_PAUSED: ErrorSpec(
+        503, "The site's operator has paused new avatar sessions. Try again later."
     ),
     ErrorCode.UPSTREAM_TIMEOUT: ErrorSpec(504, "Anam did not answer in time. Try again."),
 }

@@ -1,4 +1,5 @@
-"""What a caller may send to POST /session-token, checked in SPEC order: type, size, JSON, fields.
+"""What a caller may send to POST /session-token, checked in the contract's order (docs/contract.md §3): type,
+size, JSON, fields.
 
 Pure: takes the pieces of the HTTP request, returns a `TokenRequest` or raises `TokenVendorError`.
 (The method is checked earlier, by routing.)
@@ -11,7 +12,8 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from token_vendor.errors import ErrorCode, TokenVendorError
 
@@ -21,7 +23,7 @@ _MAX_BASE64_CHARS = -(-MAX_BODY_BYTES // 3) * 4
 
 ACCEPTED_MEDIA_TYPES = frozenset({"", "application/json", "text/plain"})
 PERSONA_FIELDS = ("personaConfig", "personaId", "avatarId", "voiceId", "llmId", "brainType", "systemPrompt")
-ACCEPTED_FIELDS = frozenset({"prompt"})
+ACCEPTED_FIELDS = ("prompt", "persona", "variables", "turnstileToken")
 
 # What JSON counts as whitespace (bytes.strip() would also drop \x0b and \x0c, which JSON refuses).
 _JSON_WHITESPACE = b" \t\r\n"
@@ -33,6 +35,9 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 @dataclass(frozen=True)
 class TokenRequest:
     prompt: str | None = None
+    persona: str | None = None
+    variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    turnstile_token: str | None = None
 
 
 def parse_token_request(
@@ -43,10 +48,27 @@ def parse_token_request(
     if not raw.strip(_JSON_WHITESPACE):
         return TokenRequest()
     fields = _json_object(raw)
-    prompt = _prompt(fields)
-    if prompt is not None and len(prompt) > prompt_max_chars:
-        raise TokenVendorError(ErrorCode.PROMPT_TOO_LONG, limit=prompt_max_chars)
-    return TokenRequest(prompt=prompt)
+    prompt = _optional_string(fields, "prompt")
+    if prompt is not None:
+        if has_control_characters(prompt):
+            raise TokenVendorError(
+                ErrorCode.INVALID_REQUEST,
+                "prompt has control characters",
+                reason='"prompt" may not contain control characters other than tab, CR and LF.',
+            )
+        if len(prompt) > prompt_max_chars:
+            raise TokenVendorError(ErrorCode.PROMPT_TOO_LONG, limit=prompt_max_chars)
+    return TokenRequest(
+        prompt=prompt,
+        persona=_optional_string(fields, "persona"),
+        variables=_variables(fields),
+        turnstile_token=_optional_string(fields, "turnstileToken"),
+    )
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds what a prompt or a variable value may not: control characters, lone surrogates."""
+    return _NOT_TEXT.search(text) is not None
 
 
 def _check_content_type(headers: Mapping[str, str]) -> None:
@@ -85,11 +107,14 @@ def _json_object(raw: bytes) -> dict[str, object]:
     persona_field = next((name for name in PERSONA_FIELDS if name in value), None)
     if persona_field:
         raise TokenVendorError(ErrorCode.PERSONA_CONFIG_NOT_ALLOWED, field=persona_field)
-    if not value.keys() <= ACCEPTED_FIELDS:
+    unknown = next((name for name in value if name not in ACCEPTED_FIELDS), None)
+    if unknown is not None:
+        accepted = ", ".join(f'"{name}"' for name in ACCEPTED_FIELDS)
         raise TokenVendorError(
             ErrorCode.INVALID_REQUEST,
-            f"{len(value.keys() - ACCEPTED_FIELDS)} unknown field(s)",
-            reason='The request body has a field this endpoint does not take; "prompt" is the only one.',
+            "unknown field",
+            reason=f"The request body has a field this endpoint does not take: {json.dumps(unknown[:40])}. "
+            f"It takes {accepted}, all optional.",
         )
     return value
 
@@ -99,20 +124,25 @@ def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
 
 
-def _prompt(fields: Mapping[str, object]) -> str | None:
-    prompt = fields.get("prompt")
-    if prompt is None:
-        return None
-    if not isinstance(prompt, str):
+def _optional_string(fields: Mapping[str, object], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise TokenVendorError(
+        ErrorCode.INVALID_REQUEST,
+        f"{name} is a {type(value).__name__}",
+        reason=f'"{name}" must be a string (or null).',
+    )
+
+
+def _variables(fields: Mapping[str, object]) -> Mapping[str, str]:
+    value = fields.get("variables")
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise TokenVendorError(
             ErrorCode.INVALID_REQUEST,
-            f"prompt is a {type(prompt).__name__}",
-            reason='"prompt" must be a string (or null).',
+            "variables is not an object of strings",
+            reason='"variables" must be an object whose values are strings (or null).',
         )
-    if _NOT_TEXT.search(prompt):
-        raise TokenVendorError(
-            ErrorCode.INVALID_REQUEST,
-            "prompt has control characters",
-            reason='"prompt" may not contain control characters other than tab, CR and LF.',
-        )
-    return prompt
+    return MappingProxyType(dict(value))

@@ -1,7 +1,7 @@
 """The function's configuration: every environment variable, its default and its check, in one place.
 
 Parsing never raises. Problems are collected and reported as one `configuration_error` at the point of the
-request where configuration is first needed (SPEC 3: checks of the request itself come first), so a typo
+request where configuration is first needed (docs/contract.md §3: checks of the request itself come first), so a typo
 in a variable gives callers a JSON answer and operators a log line, never a crashed environment.
 """
 
@@ -16,7 +16,10 @@ from token_vendor.errors import ErrorCode, TokenVendorError
 T = TypeVar("T")
 
 DEFAULT_ANAM_API_BASE_URL = "https://api.anam.ai"
+DEFAULT_TURNSTILE_SITEVERIFY_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
 ANY_ORIGIN = "*"
+HUMAN_VERIFICATION_OFF = "off"
+HUMAN_VERIFICATION_TURNSTILE = "turnstile"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,15 @@ class Settings:
     persona_max_age_seconds: int = 60
     anam_timeout_seconds: float = 10.0
     max_session_length_seconds: int | None = None
+    personas_parameter_path: str | None = None
+    caller_jwt_required: bool = False
+    quota_table_name: str | None = None
+    caller_sessions_per_hour: int = 10
+    caller_sessions_per_day: int = 30
+    daily_session_minutes: int | None = None
+    monthly_session_minutes: int | None = None
+    human_verification: str = HUMAN_VERIFICATION_OFF
+    turnstile_siteverify_url: str = DEFAULT_TURNSTILE_SITEVERIFY_URL
     trace_subsegments: bool = False
     problems: tuple[str, ...] = field(default=(), compare=False)
 
@@ -63,9 +75,39 @@ class Settings:
             persona_max_age_seconds=read("PERSONA_MAX_AGE_SECONDS", _non_negative_int, 60),
             anam_timeout_seconds=read("ANAM_TIMEOUT_SECONDS", _positive_float, 10.0),
             max_session_length_seconds=read("MAX_SESSION_LENGTH_SECONDS", _positive_int, None),
+            personas_parameter_path=read("PERSONAS_PARAMETER_PATH", _parameter_path, None),
+            caller_jwt_required=read("CALLER_JWT_REQUIRED", _boolean, False),
+            quota_table_name=read("QUOTA_TABLE_NAME", str, None),
+            caller_sessions_per_hour=read("CALLER_SESSIONS_PER_HOUR", _non_negative_int, 10),
+            caller_sessions_per_day=read("CALLER_SESSIONS_PER_DAY", _non_negative_int, 30),
+            daily_session_minutes=read("DAILY_SESSION_MINUTES", _positive_int, None),
+            monthly_session_minutes=read("MONTHLY_SESSION_MINUTES", _positive_int, None),
+            human_verification=read("HUMAN_VERIFICATION", _human_verification, HUMAN_VERIFICATION_OFF),
+            turnstile_siteverify_url=read(
+                "TURNSTILE_SITEVERIFY_URL", _base_url, DEFAULT_TURNSTILE_SITEVERIFY_URL
+            ),
             trace_subsegments=read("TRACE_SUBSEGMENTS", _boolean, False),
         )
+        problems.extend(settings._combination_problems())
         return cls(**{**settings.__dict__, "problems": tuple(problems)})
+
+    @property
+    def guard_enabled(self) -> bool:
+        return self.quota_table_name is not None
+
+    @property
+    def turnstile_enabled(self) -> bool:
+        return self.human_verification == HUMAN_VERIFICATION_TURNSTILE
+
+    def _combination_problems(self) -> list[str]:
+        """Settings that are each valid but cannot work together (docs/contract.md §2)."""
+        has_budget = self.daily_session_minutes is not None or self.monthly_session_minutes is not None
+        if has_budget and self.max_session_length_seconds is None:
+            return [
+                "DAILY_SESSION_MINUTES or MONTHLY_SESSION_MINUTES is set without MAX_SESSION_LENGTH_SECONDS: "
+                "the spend guard cannot know what a session may cost"
+            ]
+        return []
 
     def require_valid(self) -> None:
         if self.problems:
@@ -104,6 +146,19 @@ def _base_url(raw: str) -> str:
     if not raw.startswith(("https://", "http://")):
         raise ValueError("must start with https://")
     return raw.rstrip("/")
+
+
+def _parameter_path(raw: str) -> str:
+    if not raw.startswith("/"):
+        raise ValueError("must be an SSM path starting with /, such as /anam/personas/")
+    return raw.rstrip("/") + "/"
+
+
+def _human_verification(raw: str) -> str:
+    lowered = raw.lower()
+    if lowered not in {HUMAN_VERIFICATION_OFF, HUMAN_VERIFICATION_TURNSTILE}:
+        raise ValueError("must be off or turnstile")
+    return lowered
 
 
 def _origins(raw: str) -> frozenset[str]:

@@ -41,9 +41,27 @@ def test_a_warm_up_loads_the_cache_and_mints_no_token(function, aws: FaultProxy,
     assert aws_calls(aws, "GetSecretValue") == aws_calls(aws, "GetParameter") == 1, "the request was warm"
 
 
-def test_a_failed_warm_up_reports_the_code_without_raising(function, aws_admin):
+def published_metrics(stdout: str) -> set[str]:
+    """The metric names in the EMF documents Powertools printed."""
+    names: set[str] = set()
+    for line in stdout.splitlines():
+        if line.startswith("{") and "_aws" in line:
+            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+                names.update(metric["Name"] for metric in directive["Metrics"])
+    return names
+
+
+def test_a_failed_warm_up_reports_the_code_and_counts_a_failure_without_raising(function, aws_admin, capsys):
     aws_admin.put_persona("{not json")
     assert function.invoke({"warmup": True}) == {"warmed": False, "error": "configuration_error"}
+    assert "WarmUpFailures" in published_metrics(capsys.readouterr().out)
+
+
+def test_a_successful_warm_up_counts_no_failure(function, capsys):
+    assert function.invoke({"warmup": True}) == {"warmed": True}
+    published = published_metrics(capsys.readouterr().out)
+    assert "WarmUps" in published
+    assert "WarmUpFailures" not in published
 
 
 def test_warm_invocations_make_no_aws_call(function, aws: FaultProxy):

@@ -64,8 +64,42 @@ def test_method_not_allowed_405_points_get_callers_to_post(function):
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
-def test_other_methods_are_405_too(function, method):
-    assert_error(function.request(method), 405, "method_not_allowed")
+def test_other_methods_are_405_with_a_message_that_names_them_not_get(function, method):
+    body = assert_error(function.request(method), 405, "method_not_allowed")
+    assert body["error"].startswith(f"{method} cannot be used here")
+    assert "GET" not in body["error"]
+
+
+@pytest.mark.parametrize("method", ["post", "Post", "pOST"])
+def test_post_spelled_in_another_case_mints_nothing(function, anam, method):
+    answer = function.request(method, "{}", {"content-type": "application/json"})
+    body = assert_error(answer, 405, "method_not_allowed")
+    assert "case-sensitive" in body["error"]
+    assert anam.requests == []
+
+
+def test_options_spelled_in_another_case_is_no_preflight(function):
+    assert_error(function.request("options", headers={"origin": "https://app.example.com"}), 405, "method_not_allowed")
+
+
+def test_caller_jwt_required_refuses_a_post_without_verified_claims_401(function, anam, monkeypatch):
+    monkeypatch.setenv("CALLER_JWT_REQUIRED", "true")
+    body = assert_error(function.post({}), 401, "unauthenticated")
+    assert "Sign in" in body["error"]
+    assert anam.requests == []
+
+
+def test_caller_jwt_required_mints_for_a_signed_in_caller(function, monkeypatch):
+    monkeypatch.setenv("CALLER_JWT_REQUIRED", "true")
+    assert function.post({}, claims={"sub": "user-1", "email": "a@example.com"}).status == 200
+
+
+def test_claims_never_reach_the_unauthenticated_route(function, anam, monkeypatch):
+    # The authorizer guards POST only: a case-variant method lands on ANY, without claims, and is refused.
+    monkeypatch.setenv("CALLER_JWT_REQUIRED", "true")
+    answer = function.request("post", "{}", {"content-type": "application/json"}, claims={"sub": "user-1"})
+    assert_error(answer, 405, "method_not_allowed")
+    assert anam.requests == []
 
 
 def test_another_path_is_a_json_404(function):

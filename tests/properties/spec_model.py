@@ -16,6 +16,7 @@ MAX_BODY_BYTES = 16 * 1024
 ACCEPTED_MEDIA_TYPES = ("application/json", "text/plain")
 PERSONA_FIELDS = ("personaConfig", "personaId", "avatarId", "voiceId", "llmId", "brainType", "systemPrompt")
 PLACEHOLDER = "{{prompt}}"
+REQUEST_FIELDS = ("prompt", "persona", "variables", "turnstileToken")
 CLIENT_DRIVEN_LLM = "CUSTOMER_CLIENT_V1"
 ALLOWED_CONTROL_CHARACTERS = "\t\r\n"
 JSON_WHITESPACE = b" \t\r\n"  # RFC 8259's whitespace: an "empty" body holds nothing else
@@ -60,19 +61,41 @@ def request_outcomes(
         return {"invalid_request"}
     if value.keys() & set(PERSONA_FIELDS):
         return {"persona_config_not_allowed"}
-    if value.keys() - {"prompt"}:
+    if value.keys() - set(REQUEST_FIELDS):
         return {"invalid_request"}
+    refusals = _field_refusals(value, prompt_max_chars)
+    if refusals:
+        return refusals
+    # The default persona of the suite declares no callerInput, and no named personas are configured.
+    persona_rules: set[Outcome] = set()
+    if value.get("persona") is not None:
+        persona_rules.add("unknown_persona")
+    if value.get("variables"):
+        persona_rules.add("invalid_variable")
+    return persona_rules or {accepted(value.get("prompt"))}
+
+
+def _field_refusals(value: Mapping[str, Any], prompt_max_chars: int) -> set[Outcome]:
+    """SPEC 3's field checks: each field of the wrong type, a prompt with control characters or too long."""
+    refusals: set[Outcome] = set()
+    for name in ("persona", "turnstileToken"):
+        if value.get(name) is not None and not isinstance(value[name], str):
+            refusals.add("invalid_request")
+    variables = value.get("variables")
+    if variables is not None and not (
+        isinstance(variables, dict) and all(isinstance(v, str) for v in variables.values())
+    ):
+        refusals.add("invalid_request")
     prompt = value.get("prompt")
     if prompt is None:
-        return {accepted(None)}
+        return refusals
     if not isinstance(prompt, str):
-        return {"invalid_request"}
-    refusals: set[Outcome] = set()
+        return refusals | {"invalid_request"}
     if any(_is_control_or_not_text(c) for c in prompt):
         refusals.add("invalid_request")
     if len(prompt) > prompt_max_chars:
         refusals.add("prompt_too_long")
-    return refusals or {accepted(prompt)}
+    return refusals
 
 
 def body_bytes(body: str | None, is_base64: bool) -> bytes | None:

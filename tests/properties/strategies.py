@@ -43,7 +43,7 @@ json_values = st.recursive(
 # ---- What a caller sends ---------------------------------------------------------------------------------
 
 field_names = st.one_of(
-    st.sampled_from(["prompt", *PERSONA_FIELDS]),
+    st.sampled_from(["prompt", "persona", "variables", "turnstileToken", *PERSONA_FIELDS]),
     st.sampled_from(
         ["Prompt", "prompt ", "PROMPT", "personaconfig", "PersonaId", "persona_id", "system_prompt"]
     ),

@@ -40,10 +40,10 @@ def event_for(method: str, content_type: str | None, body: str | None, is_base64
 def answers_spec_3_allows(
     method: str, content_type: str | None, body: str | None, is_base64: bool
 ) -> set[Outcome]:
-    # Methods are matched case-insensitively, as fetch() normalises them before sending.
-    if method.upper() == "OPTIONS":
+    # Methods are case-sensitive (RFC 9110); fetch() upper-cases only the standard ones before sending.
+    if method == "OPTIONS":
         return {PREFLIGHT}
-    if method.upper() != "POST":
+    if method != "POST":
         return {"method_not_allowed"}
     return request_outcomes(content_type, body, is_base64, DEFAULT_PROMPT_MAX_CHARS)
 

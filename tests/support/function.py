@@ -42,9 +42,12 @@ class Function:
         headers: Mapping[str, str] | None = None,
         path: str = "/session-token",
         timeout_seconds: float = 15.0,
+        source_ip: str = "127.0.0.1",
+        claims: Mapping[str, str] | None = None,
     ) -> Answer:
+        """One request through API Gateway; `claims`: a signed-in caller whose JWT the authorizer verified."""
         self.prompts.extend(_prompts_in(body))
-        event = http_api_event(method, path, headers=headers, body=body)
+        event = http_api_event(method, path, headers=headers, body=body, source_ip=source_ip, claims=claims)
         result = lambda_handler(event, LambdaContext(timeout_seconds=timeout_seconds))
         response = http_response(result)
         answer = Answer(response.status, response.headers, response.body)

@@ -88,10 +88,44 @@ def test_a_prompt_that_is_not_a_string_is_an_invalid_request(prompt):
     assert '"prompt" must be a string' in error.message
 
 
-def test_an_unknown_field_is_refused_without_echoing_it():
-    error = refusal('{"prompt": "hi", "temperature": 0.2}')
+def test_an_unknown_field_is_refused_by_name_with_the_fields_that_are_taken():
+    error = refusal('{"promt": "hi"}')
     assert error.code is ErrorCode.INVALID_REQUEST
-    assert "temperature" not in error.message
+    assert '"promt"' in error.message
+    assert all(f'"{name}"' in error.message for name in ("prompt", "persona", "variables", "turnstileToken"))
+
+
+def test_an_unknown_field_name_is_quoted_and_cut_short_in_the_message():
+    error = refusal(json.dumps({'x" + "' * 50: 1}))
+    assert error.code is ErrorCode.INVALID_REQUEST
+    assert len(error.message) < 200
+    assert 'x\\" + ' in error.message
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [('{"persona": 1}', "persona"), ('{"turnstileToken": []}', "turnstileToken"), ('{"variables": "a"}', "variables")],
+)
+def test_a_new_field_of_the_wrong_type_is_refused_naming_it(body, field):
+    error = refusal(body)
+    assert error.code is ErrorCode.INVALID_REQUEST
+    assert f'"{field}"' in error.message
+
+
+def test_variables_must_map_names_to_strings():
+    error = refusal('{"variables": {"firstName": 3}}')
+    assert error.code is ErrorCode.INVALID_REQUEST
+    assert '"variables"' in error.message
+
+
+def test_persona_variables_and_turnstile_token_are_read():
+    request = parse_token_request(
+        {"content-type": "application/json"},
+        '{"persona": "sales", "variables": {"page": "docs"}, "turnstileToken": "t"}',
+        False,
+        100,
+    )
+    assert (request.persona, dict(request.variables), request.turnstile_token) == ("sales", {"page": "docs"}, "t")
 
 
 @pytest.mark.parametrize(

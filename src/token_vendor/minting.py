@@ -1,0 +1,72 @@
+"""Minting one session token: the contract's order of checks (docs/contract.md §3), top to bottom.
+
+The first check that fails answers. Everything before the spend guard is free for the caller: a request
+refused there uses none of its quota, and a bot that fails the human check spends neither quota nor budget.
+The method was checked by the route (routes.py) before this runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from token_vendor.anam_client import SessionToken
+from token_vendor.caller import identify, require_authenticated
+from token_vendor.dependencies import get_guard, get_human_check, get_settings, get_vendor
+from token_vendor.observability import count, logger
+from token_vendor.persona import build_request_body, session_seconds
+from token_vendor.request import parse_token_request
+
+# Time kept back from the Lambda's remaining time for answering after the last outside call.
+RESPONSE_MARGIN_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """The parts of an HTTP API event that minting reads."""
+
+    headers: Mapping[str, str]
+    body: str | None
+    is_base64_encoded: bool
+    request_context: Mapping[str, Any]
+
+
+def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]) -> SessionToken:
+    settings = get_settings()
+    request = parse_token_request(
+        http.headers, http.body, http.is_base64_encoded, settings.prompt_max_chars
+    )  # 415, 413, 400
+    logger.append_keys(prompt_length=len(request.prompt or ""), persona=request.persona)
+    caller = identify(http.request_context)
+    require_authenticated(caller, settings.caller_jwt_required)  # 401
+
+    vendor = get_vendor()  # 500: invalid settings
+    credentials, template = vendor.config.load(request.persona)  # 500, 503; 400 unknown_persona
+    body = build_request_body(  # 400: prompt_not_supported, prompt_too_long, invalid_variable
+        template, request.prompt, request.variables, caller.claims, settings.max_session_length_seconds
+    )
+
+    deadline = time.monotonic() + remaining_seconds() - RESPONSE_MARGIN_SECONDS
+    human_check = get_human_check()
+    if human_check is not None:
+        human_check.verify(request.turnstile_token, caller.source_ip, credentials, deadline)  # 403, 503
+
+    guard = get_guard()
+    reservation = None
+    if guard is not None:  # 429, 503
+        seconds = session_seconds(body, settings.max_session_length_seconds)
+        reservation = guard.reserve(caller.identity, seconds, datetime.now(UTC))
+    try:
+        anam_deadline = min(deadline, time.monotonic() + settings.anam_timeout_seconds)
+        sensitive = (request.prompt or "", *request.variables.values())
+        token = vendor.issue(credentials, body, anam_deadline, sensitive)
+    except BaseException:
+        if guard is not None and reservation is not None:
+            # A token the caller never received cannot start a session: give its cost back.
+            guard.release(reservation)
+        raise
+    count("TokensIssued")
+    return token
