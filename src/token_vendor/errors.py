@@ -61,11 +61,11 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.PROMPT_TOO_LONG: ErrorSpec(400, '"prompt" is longer than {limit} characters.'),
     ErrorCode.PROMPT_NOT_SUPPORTED: ErrorSpec(
         400,
-        "This persona does not take a prompt (it is a saved persona, or its conversation is driven by the "
-        'client). Send the request without "prompt".',
+        'This persona does not take a prompt. Send the request without "prompt".',
     ),
     ErrorCode.UNKNOWN_PERSONA: ErrorSpec(
-        400, 'There is no persona of that name. Send the name of a persona this service offers, or no "persona".'
+        400,
+        'There is no persona of that name. Send the name of a persona this service offers, or no "persona".',
     ),
     ErrorCode.INVALID_VARIABLE: ErrorSpec(400, 'The variable "{variable}" {reason}'),
     ErrorCode.UNAUTHENTICATED: ErrorSpec(

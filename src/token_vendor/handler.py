@@ -39,6 +39,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if is_http_api_request(event):
         return app.resolve(event, context)
     if is_warm_up(event):
-        return warm_up()
+        return warm_up(lambda: context.get_remaining_time_in_millis() / 1000)
     logger.warning("Unsupported event", extra={"event_type": type(event).__name__})
     return {"error": "unsupported_event"}

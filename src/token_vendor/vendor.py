@@ -31,15 +31,15 @@ class TokenVendor:
             if err.code is not ErrorCode.UPSTREAM_AUTH_FAILED:
                 raise
             # The key may have been rotated since it was cached: fetch it afresh and try once more.
-            fresh_key = self.config.fresh_api_key()
+            fresh_key = self.config.fresh_api_key(deadline)
             if fresh_key == api_key:
                 raise
             logger.info("Anam refused the cached API key; retrying with the freshly fetched one")
             return self._call_anam(fresh_key, body, deadline, sensitive)
 
-    def warm(self) -> None:
+    def warm(self, deadline: float | None = None) -> None:
         """Load the key and every persona into the cache, as requests would; no token is minted."""
-        self.config.load_all()
+        self.config.load_all(deadline)
 
     def _call_anam(
         self, api_key: str, body: dict[str, Any], deadline: float, sensitive: tuple[str, ...]

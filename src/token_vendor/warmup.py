@@ -6,17 +6,22 @@ watches: a broken configuration is noticed on the schedule, before a visitor mee
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from token_vendor.dependencies import get_vendor
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.observability import count, logger
 
+# Kept back from the invocation's remaining time, so that a stalled AWS still lets the warm-up answer.
+ANSWER_MARGIN_SECONDS = 0.5
 
-def warm_up() -> dict[str, Any]:
+
+def warm_up(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     count("WarmUps")
     try:
-        get_vendor().warm()
+        get_vendor().warm(time.monotonic() + remaining_seconds() - ANSWER_MARGIN_SECONDS)
     except TokenVendorError as err:
         logger.error("Warm-up failed", extra={"code": str(err.code), "detail": err.detail})
         return _failed(err.code)

@@ -1,6 +1,6 @@
-"""SPEC 4 as properties of `parse_template` and `build_request_body`: for any stored persona (saved or
-ephemeral, bare or in a request-body template, with any extra fields) and any prompt, Anam gets the stored
-persona changed only where the rules say, with the prompt exactly where the merge rule puts it, and the
+"""docs/contract.md §4 as properties of `parse_template` and `build_request_body`: for any stored persona
+(saved or ephemeral, bare or in a request-body template, with any extra fields) and any prompt, Anam gets the
+stored persona changed only where the rules say, with the prompt exactly where the merge rule puts it, and the
 stored value is never changed.
 """
 
@@ -23,7 +23,7 @@ MISSING = object()
 
 
 def body_for(stored: dict[str, Any], prompt: str | None, cap: int | None) -> dict[str, Any]:
-    return build_request_body(parse_template(stored), prompt, cap)
+    return build_request_body(parse_template(stored), prompt, {}, {}, cap)
 
 
 @gen.PURE
@@ -97,12 +97,12 @@ def test_the_stored_persona_is_never_changed_by_a_merge(stored, prompt, cap):
     assume(not prompt or takes_prompt(split_template(stored)[0]))
     as_fetched = copy.deepcopy(stored)
     template = parse_template(stored)
-    first = build_request_body(template, prompt, cap)
+    first = build_request_body(template, prompt, {}, {}, cap)
     expected = copy.deepcopy(first)
     first["personaConfig"].clear()  # what a careless user of the result might do to it
     first.clear()
 
-    again = build_request_body(template, prompt, cap)
+    again = build_request_body(template, prompt, {}, {}, cap)
 
     assert again == expected, "the cached template is unchanged"
     assert stored == as_fetched, "and so is the value Powertools cached"

@@ -1,4 +1,4 @@
-"""SPEC 4: the stored persona's two forms, its rules, and how a caller's prompt is merged in."""
+"""docs/contract.md §4: the stored persona's two forms, its rules, and how a caller's prompt is merged in."""
 
 import copy
 
@@ -16,7 +16,7 @@ EPHEMERAL = {
 
 
 def body_for(stored, prompt=None, cap=None):
-    return build_request_body(parse_template(stored), prompt, cap)
+    return build_request_body(parse_template(stored), prompt, {}, {}, cap)
 
 
 def config_error(stored) -> TokenVendorError:
@@ -69,7 +69,7 @@ def test_no_prompt_and_no_stored_system_prompt_adds_none():
 def test_brain_type_is_sent_as_llm_id():
     stored = {"avatarId": "a", "voiceId": "v", "brainType": "ANAM_LLAMA_v3_3_70B_V1"}
     template = parse_template(stored)
-    config = build_request_body(template, None, None)["personaConfig"]
+    config = build_request_body(template, None, {}, {}, None)["personaConfig"]
     assert config == {"avatarId": "a", "voiceId": "v", "llmId": "ANAM_LLAMA_v3_3_70B_V1"}
     assert template.migrated_brain_type
 
@@ -140,10 +140,10 @@ def test_merging_never_changes_the_stored_value():
     }
     before = copy.deepcopy(stored)
     template = parse_template(stored)
-    build_request_body(template, "CTX", 60)
-    build_request_body(template, None, 60)
+    build_request_body(template, "CTX", {}, {}, 60)
+    build_request_body(template, None, {}, {}, 60)
     assert stored == before
-    assert build_request_body(template, None, None)["personaConfig"]["systemPrompt"] == "A "
+    assert build_request_body(template, None, {}, {}, None)["personaConfig"]["systemPrompt"] == "A "
 
 
 @pytest.mark.parametrize(
