@@ -39,17 +39,17 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
     request = parse_token_request(
         http.headers, http.body, http.is_base64_encoded, settings.prompt_max_chars
     )  # 415, 413, 400
-    logger.append_keys(prompt_length=len(request.prompt or ""), persona=request.persona)
+    logger.append_keys(prompt_length=len(request.prompt or ""), persona=(request.persona or "")[:64] or None)
     caller = identify(http.request_context)
     require_authenticated(caller, settings.caller_jwt_required)  # 401
 
+    deadline = time.monotonic() + remaining_seconds() - RESPONSE_MARGIN_SECONDS
     vendor = get_vendor()  # 500: invalid settings
-    credentials, template = vendor.config.load(request.persona)  # 500, 503; 400 unknown_persona
+    credentials, template = vendor.config.load(request.persona, deadline)  # 500, 503; 400 unknown_persona
     body = build_request_body(  # 400: prompt_not_supported, prompt_too_long, invalid_variable
         template, request.prompt, request.variables, caller.claims, settings.max_session_length_seconds
     )
 
-    deadline = time.monotonic() + remaining_seconds() - RESPONSE_MARGIN_SECONDS
     human_check = get_human_check()
     if human_check is not None:
         human_check.verify(request.turnstile_token, caller.source_ip, credentials, deadline)  # 403, 503
@@ -58,7 +58,9 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
     reservation = None
     if guard is not None:  # 429, 503
         seconds = session_seconds(body, settings.max_session_length_seconds)
-        reservation = guard.reserve(caller.identity, seconds, datetime.now(UTC))
+        reservation = guard.reserve(
+            caller.identity, seconds, datetime.now(UTC), hash_key=credentials.api_key, deadline=deadline
+        )
     try:
         anam_deadline = min(deadline, time.monotonic() + settings.anam_timeout_seconds)
         sensitive = (request.prompt or "", *request.variables.values())

@@ -1,4 +1,4 @@
-"""Logger, metrics and (opt-in) tracing, created once and imported everywhere (SPEC 7)."""
+"""Logger, metrics and (opt-in) tracing, created once and imported everywhere (docs/contract.md §7)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,19 @@ def count_rejection(code: str) -> None:
         default_dimensions=service,
     ) as metric:
         metric.add_dimension(name="code", value=code)
+
+
+def record_budget_used(budget: str, percent: float) -> None:
+    """The share of a session-minutes budget (`daily`, `monthly`) used: what the 80 % alarm watches."""
+    service = {"service": str(metrics.service)} if metrics.service else None
+    with single_metric(
+        name="BudgetUsedPercent",
+        unit=MetricUnit.Percent,
+        value=round(percent, 1),
+        namespace=metrics.namespace,
+        default_dimensions=service,
+    ) as metric:
+        metric.add_dimension(name="budget", value=budget)
 
 
 def record_upstream_latency(milliseconds: float) -> None:

@@ -1,8 +1,10 @@
 """The `sam build` output runs on what the python3.13 Lambda runtime provides, and nothing else.
 
-The function's Handler, code directory, timeout and environment are read from the built template
-(.aws-sam/build/template.yaml); the built package runs in a separate python3.13 process that has only boto3
-besides the package (a venv cached in .venv-py313-runtime/), against moto and the Anam stand-in on 127.0.0.1.
+The function's Handler, code directory and timeout are read from the built template
+(.aws-sam/build/template.yaml), its environment from SAM's transform of template.yaml with the parameters at
+their defaults (so the spend guard is on, against a table in moto). The built package runs in a separate
+python3.13 process that has only boto3 besides the package (a venv cached in .venv-py313-runtime/), against
+moto and the Anam stand-in on 127.0.0.1.
 So a wrong handler path, a dependency missing from src/requirements.txt, code that needs another Python than
 3.13, or an environment variable the template sets in a form the function refuses fails here, not in AWS.
 
@@ -24,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from local.anam_stub import AnamStub
-from local.aws_emulation import MotoServer
+from local.aws_emulation import MotoServer, create_quota_table
 from local.http_api_event import http_api_event, http_response
 from tests.conftest import PARAMETER_NAME, SECRET_ID, reset_aws
+from tests.template.deployed import Deployed
 
 pytestmark = pytest.mark.build
 
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 BUILT_TEMPLATE = BUILD_DIR / "template.yaml"
 FUNCTION_ID = "TokenVendorFunction"
+QUOTA_TABLE = "anam-token-vendor-quota"
 ORIGIN = "https://app.example.com"
 
 RUNTIME_VENV = ROOT / ".venv-py313-runtime"
@@ -114,24 +118,14 @@ def built() -> BuiltFunction:
     if function is None:
         pytest.fail(f"The built template has no {FUNCTION_ID}")
     properties = function["Properties"]
+    # The environment as a deployment with the parameters at their defaults sets it (the guard on).
+    deployed = Deployed().properties(FUNCTION_ID)["Environment"]["Variables"]
     return BuiltFunction(
         package_dir=BUILD_DIR / properties["CodeUri"],
         handler=properties["Handler"],
         timeout=int(properties["Timeout"]),
-        environment=_resolved_environment(properties["Environment"]["Variables"], template["Parameters"]),
+        environment={name: str(value) for name, value in deployed.items()},
     )
-
-
-def _resolved_environment(variables: dict[str, Any], parameters: dict[str, Any]) -> dict[str, str]:
-    """The function's environment as a deployment with every parameter at its default would set it."""
-    environment = {}
-    for name, value in variables.items():
-        if isinstance(value, dict):
-            if set(value) != {"Ref"}:
-                pytest.fail(f"{name}: cannot resolve {value} here; teach _resolved_environment about it")
-            value = parameters[value["Ref"]]["Default"]
-        environment[name] = str(value)
-    return environment
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +182,7 @@ def invoke(
 
     def invoke(events: list[Any], **extra_env: str) -> Run:
         reset_aws(moto_server)
+        quota_table = create_quota_table(moto_server.url, QUOTA_TABLE)
         anam_stub.reset()
         workdir = tmp_path_factory.mktemp("invoke")
         events_file, out_file = workdir / "events.json", workdir / "results.json"
@@ -198,6 +193,7 @@ def invoke(
             "PERSONA_PARAMETER_NAME": PARAMETER_NAME,
             "ANAM_API_BASE_URL": anam_stub.url,
             "ALLOWED_ORIGINS": ORIGIN,
+            "QUOTA_TABLE_NAME": quota_table,
             **extra_env,
             # What Lambda sets, and AWS pointed at moto with dummy credentials; no AWS config of this machine.
             "LAMBDA_TASK_ROOT": str(built.package_dir),

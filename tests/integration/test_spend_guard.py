@@ -1,0 +1,201 @@
+"""docs/contract.md §9 over real HTTP: the handler's spend guard against moto's DynamoDB, its table created
+from template.yaml's definition.
+
+Every row §9 adds to the error table (429 quota_exceeded, 503 budget_exhausted, 503 minting_paused), what a
+refused request does not do (reach Anam, use quota), and what the table holds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from local.anam_stub import AnamStub, Reply
+from local.aws_emulation import MotoServer, aws_client
+from local.fault_proxy import FaultProxy
+from local.spend_switch import pause, resume
+from tests.support.function import Answer, Function
+
+VISITOR = "203.0.113.7"
+ANOTHER_VISITOR = "198.51.100.23"
+
+
+def seconds_to_next_hour() -> int:
+    now = datetime.now(UTC)
+    return math.ceil(
+        (now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1) - now).total_seconds()
+    )
+
+
+def seconds_to_midnight() -> int:
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return math.ceil((midnight - now).total_seconds())
+
+
+def assert_refused(answer: Answer, status: int, code: str, retry_after: int | None = None) -> None:
+    assert (answer.status, answer.json()["code"]) == (status, code)
+    if retry_after is not None:
+        # The answer was computed a moment before this check: allow a few seconds of drift.
+        assert retry_after - 5 <= int(answer.headers["Retry-After"]) <= retry_after
+
+
+@pytest.fixture
+def limits(guarded: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Sets the guard's limits before the function's first request."""
+
+    def set_limits(**variables: int) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name.upper(), str(value))
+
+    return set_limits
+
+
+def test_a_visitor_gets_its_hourly_tokens_then_429_until_the_hour_ends(
+    function: Function, limits: Any, anam: AnamStub
+) -> None:
+    limits(caller_sessions_per_hour=2, caller_sessions_per_day=0)
+    assert [function.post(source_ip=VISITOR).status for _ in range(2)] == [200, 200]
+    answer = function.post(source_ip=VISITOR)
+    assert_refused(answer, 429, "quota_exceeded", seconds_to_next_hour())
+    assert "Try again after the time in Retry-After" in answer.json()["error"]
+    assert len(anam.requests) == 2
+
+
+def test_when_the_hour_and_the_day_both_refuse_retry_after_runs_to_the_later_end(
+    function: Function, limits: Any
+) -> None:
+    limits(caller_sessions_per_hour=1, caller_sessions_per_day=1)
+    function.post(source_ip=VISITOR)
+    assert_refused(function.post(source_ip=VISITOR), 429, "quota_exceeded", seconds_to_midnight())
+
+
+def test_one_visitors_limit_leaves_another_alone(function: Function, limits: Any) -> None:
+    limits(caller_sessions_per_hour=1)
+    function.post(source_ip=VISITOR)
+    assert function.post(source_ip=ANOTHER_VISITOR).status == 200
+
+
+def test_ipv6_visitors_in_one_64_share_one_quota(function: Function, limits: Any) -> None:
+    limits(caller_sessions_per_hour=1)
+    function.post(source_ip="2001:db8:1:2::10")
+    assert_refused(function.post(source_ip="2001:db8:1:2:aaaa::99"), 429, "quota_exceeded")
+    assert function.post(source_ip="2001:db8:1:3::10").status == 200
+
+
+def test_a_signed_in_visitor_is_counted_by_its_sub_wherever_it_calls_from(
+    function: Function, limits: Any
+) -> None:
+    limits(caller_sessions_per_hour=1)
+    function.post(source_ip=VISITOR, claims={"sub": "user-1"})
+    assert_refused(function.post(source_ip=ANOTHER_VISITOR, claims={"sub": "user-1"}), 429, "quota_exceeded")
+    assert function.post(source_ip=VISITOR, claims={"sub": "user-2"}).status == 200
+
+
+def test_a_spent_daily_budget_is_503_for_everyone_until_midnight_utc(
+    function: Function, limits: Any, anam: AnamStub
+) -> None:
+    limits(daily_session_minutes=20)  # MAX_SESSION_LENGTH_SECONDS=600: two tokens of 10 minutes
+    function.post(source_ip=VISITOR)
+    function.post(source_ip=ANOTHER_VISITOR)
+    answer = function.post(source_ip="192.0.2.1")
+    assert_refused(answer, 503, "budget_exhausted", seconds_to_midnight())
+    assert len(anam.requests) == 2
+
+
+def test_a_spent_monthly_budget_is_503_until_the_month_ends(function: Function, limits: Any) -> None:
+    limits(monthly_session_minutes=10)
+    function.post(source_ip=VISITOR)
+    now = datetime.now(UTC)
+    next_month = (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(
+        day=1
+    )
+    assert_refused(
+        function.post(source_ip=ANOTHER_VISITOR),
+        503,
+        "budget_exhausted",
+        math.ceil((next_month - now).total_seconds()),
+    )
+
+
+def test_the_callers_limit_answers_before_a_spent_budget(function: Function, limits: Any) -> None:
+    limits(caller_sessions_per_hour=1, daily_session_minutes=10)
+    function.post(source_ip=VISITOR)
+    assert_refused(function.post(source_ip=VISITOR), 429, "quota_exceeded")
+
+
+def test_the_operator_pauses_all_minting_with_one_command_and_resumes_with_another(
+    function: Function, guarded: str, moto_server: MotoServer, anam: AnamStub
+) -> None:
+    dynamodb = aws_client("dynamodb", moto_server.url)
+    pause(dynamodb, guarded)
+    answer = function.post(source_ip=VISITOR)
+    assert_refused(answer, 503, "minting_paused")
+    assert "paused" in answer.json()["error"]
+    assert anam.requests == []
+    resume(dynamodb, guarded)
+    assert function.post(source_ip=VISITOR).status == 200
+
+
+def test_paused_answers_before_a_callers_spent_limit(
+    function: Function, limits: Any, guarded: str, moto_server: MotoServer
+) -> None:
+    limits(caller_sessions_per_hour=1)
+    function.post(source_ip=VISITOR)
+    pause(aws_client("dynamodb", moto_server.url), guarded)
+    assert_refused(function.post(source_ip=VISITOR), 503, "minting_paused")
+
+
+def test_a_warm_token_costs_one_dynamodb_round_trip_pause_check_included(
+    function: Function, guarded: str, aws: FaultProxy
+) -> None:
+    function.post(source_ip=VISITOR)  # cold: loads the key and the persona, reads the budgets' share
+    aws.reset_counters()
+    assert function.post(source_ip=VISITOR).status == 200
+    assert aws.targets_seen == ["DynamoDB_20120810.TransactWriteItems"]
+
+
+def test_an_anam_failure_gives_the_reservation_back(function: Function, limits: Any, anam: AnamStub) -> None:
+    limits(caller_sessions_per_hour=1, daily_session_minutes=10)
+    anam.enqueue(Reply(500), Reply(500), Reply(500))
+    assert function.post(source_ip=VISITOR).status == 502
+    assert function.post(source_ip=VISITOR).status == 200
+
+
+def test_a_request_refused_before_the_guard_uses_none_of_the_quota(function: Function, limits: Any) -> None:
+    limits(caller_sessions_per_hour=1)
+    assert function.post({"prompt": 7}, source_ip=VISITOR).status == 400
+    assert function.post({"personaId": "x"}, source_ip=VISITOR).status == 400
+    assert function.post(source_ip=VISITOR).status == 200
+
+
+def test_the_table_holds_counts_and_hmacs_never_an_address_or_user_id_and_every_item_expires(
+    function: Function, limits: Any, guarded: str, moto_server: MotoServer
+) -> None:
+    limits(daily_session_minutes=100, monthly_session_minutes=1000)
+    function.post(source_ip=VISITOR)
+    function.post(source_ip=ANOTHER_VISITOR, claims={"sub": "user-1"})
+    items = aws_client("dynamodb", moto_server.url).scan(TableName=guarded)["Items"]
+    text = repr(items)
+    assert VISITOR not in text
+    assert "user-1" not in text
+    assert ANOTHER_VISITOR not in text
+    assert len(items) == 2 * 2 + 2  # two callers' hour and day, the day's and the month's budget
+    assert all(int(item["expiresAt"]["N"]) > time.time() + 86400 for item in items)
+    budgets = {
+        item["pk"]["S"].split("#")[1]: int(item["used"]["N"]) for item in items if "budget" in item["pk"]["S"]
+    }
+    assert budgets == {"day": 20, "month": 20}
+
+
+def test_without_a_table_there_is_no_guard(function: Function, function_env: dict[str, str]) -> None:
+    assert [function.post(source_ip=VISITOR).status for _ in range(12)] == [200] * 12
+
+
+def test_a_warm_up_never_touches_the_guard(function: Function, guarded: str, aws: FaultProxy) -> None:
+    assert function.invoke({"warmup": True}) == {"warmed": True}
+    assert not [target for target in aws.targets_seen if target.startswith("DynamoDB")]

@@ -1,0 +1,233 @@
+"""docs/contract.md §9, the rules: the windows a token reserves, their keys and ends, the order of refusals.
+
+Run against the in-memory ledger, with the clock injected: no DynamoDB, no waiting for an hour to pass.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.support.spend_ledger_fake import FakeSpendLedger
+from token_vendor.errors import ErrorCode, TokenVendorError
+from token_vendor.spend_guard import (
+    KEEP_AFTER_END,
+    LedgerSpendGuard,
+    Limits,
+    Window,
+    caller_key,
+    counters_for,
+    session_minutes,
+)
+
+NOW = datetime(2026, 12, 31, 23, 40, 15, tzinfo=UTC)
+HASH_KEY = "test-anam-key"
+CALLER = "203.0.113.7"
+DEADLINE = 1e12  # monotonic seconds: never reached in these tests
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ledger() -> FakeSpendLedger:
+    return FakeSpendLedger()
+
+
+def guard(ledger: FakeSpendLedger, **limits: int | None) -> LedgerSpendGuard:
+    return LedgerSpendGuard(ledger, Limits(**limits), clock=Clock())  # type: ignore[arg-type]
+
+
+def reserve(guard: LedgerSpendGuard, identity: str = CALLER, seconds: int | None = 600, now: datetime = NOW):
+    return guard.reserve(identity, seconds, now, hash_key=HASH_KEY, deadline=DEADLINE)
+
+
+def refused(guard: LedgerSpendGuard, **kwargs) -> TokenVendorError:
+    with pytest.raises(TokenVendorError) as caught:
+        reserve(guard, **kwargs)
+    return caught.value
+
+
+@pytest.mark.parametrize(("seconds", "minutes"), [(1, 1), (60, 1), (61, 2), (600, 10), (601, 11)])
+def test_a_session_costs_its_length_cap_in_whole_minutes_rounded_up(seconds, minutes):
+    assert session_minutes(seconds) == minutes
+
+
+def test_a_token_reserves_the_callers_hour_and_day_and_both_budgets_in_utc():
+    local_time = NOW.astimezone(ZoneInfo("Pacific/Auckland"))  # already 1 January there
+    counters = counters_for("c", 600, local_time, Limits(10, 30, 500, 9000))
+    assert [(c.window, c.key, c.amount, c.limit) for c in counters] == [
+        (Window.CALLER_HOUR, "caller#c#hour#2026-12-31T23", 1, 10),
+        (Window.CALLER_DAY, "caller#c#day#2026-12-31", 1, 30),
+        (Window.DAILY_BUDGET, "budget#day#2026-12-31", 10, 500),
+        (Window.MONTHLY_BUDGET, "budget#month#2026-12", 10, 9000),
+    ]
+
+
+def test_each_window_ends_at_its_utc_boundary_and_its_item_outlives_it_for_cleanup_only():
+    hour, day, daily, monthly = counters_for("c", 600, NOW, Limits(10, 30, 500, 9000))
+    new_year = datetime(2027, 1, 1, tzinfo=UTC)
+    assert hour.ends_at == day.ends_at == daily.ends_at == monthly.ends_at == new_year
+    assert hour.expires_at == int((new_year + KEEP_AFTER_END).timestamp())
+
+
+def test_a_month_ends_on_the_first_of_the_next_whatever_its_length():
+    february = datetime(2028, 2, 29, 12, tzinfo=UTC)
+    *_, monthly = counters_for("c", 60, february, Limits(0, 0, None, 100))
+    assert monthly.ends_at == datetime(2028, 3, 1, tzinfo=UTC)
+
+
+def test_a_limit_of_zero_or_an_unset_budget_reserves_nothing_there():
+    assert counters_for("c", 600, NOW, Limits(0, 0, None, None)) == ()
+
+
+def test_the_caller_is_keyed_by_an_hmac_that_needs_the_key_and_never_holds_the_identity():
+    key = caller_key(CALLER, HASH_KEY)
+    assert CALLER not in key
+    assert len(key) == 32
+    assert key == caller_key(CALLER, HASH_KEY)
+    assert key != caller_key(CALLER, "another-key")
+    assert key != caller_key("203.0.113.8", HASH_KEY)
+
+
+def test_no_ledger_key_holds_the_identity(ledger):
+    reserve(guard(ledger, daily_session_minutes=100))
+    assert ledger.counts
+    assert not any(CALLER in key for key in ledger.counts)
+
+
+def test_a_caller_gets_its_hourly_tokens_then_429_until_the_hour_ends(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=2, caller_sessions_per_day=0)
+    reserve(limited)
+    reserve(limited)
+    error = refused(limited)
+    assert (error.code, error.retry_after) == (ErrorCode.QUOTA_EXCEEDED, str(60 * 20 - 15))
+    reserve(limited, now=NOW + timedelta(minutes=20))
+
+
+def test_a_caller_over_its_daily_limit_waits_until_the_utc_day_ends(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=0, caller_sessions_per_day=1)
+    morning = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    reserve(limited, now=morning)
+    error = refused(limited, now=morning + timedelta(hours=5))
+    assert (error.code, error.retry_after) == (ErrorCode.QUOTA_EXCEEDED, str(10 * 3600))
+
+
+def test_when_the_hour_and_the_day_both_refuse_retry_after_is_the_later_end(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=1, caller_sessions_per_day=1)
+    morning = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    reserve(limited, now=morning)
+    assert refused(limited, now=morning).retry_after == str(14 * 3600 + 30 * 60)
+
+
+def test_one_callers_limit_leaves_another_caller_alone(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=1)
+    reserve(limited)
+    reserve(limited, identity="2001:db8:1:2::/64")
+
+
+def test_a_spent_daily_budget_is_503_until_midnight_utc_for_every_caller(ledger):
+    limited = guard(ledger, daily_session_minutes=25)
+    reserve(limited, identity="a")
+    reserve(limited, identity="b")
+    error = refused(limited, identity="c", now=NOW.replace(hour=12))
+    assert (error.code, error.retry_after) == (ErrorCode.BUDGET_EXHAUSTED, str(12 * 3600 - 40 * 60 - 15))
+
+
+def test_a_budget_takes_a_token_whose_minutes_just_fit(ledger):
+    limited = guard(ledger, daily_session_minutes=20)
+    reserve(limited, identity="a", seconds=600)
+    reserve(limited, identity="b", seconds=600)
+    assert refused(limited, identity="c", seconds=1).code is ErrorCode.BUDGET_EXHAUSTED
+
+
+def test_a_session_longer_than_the_whole_budget_is_never_reserved(ledger):
+    assert refused(guard(ledger, daily_session_minutes=5), seconds=600).code is ErrorCode.BUDGET_EXHAUSTED
+
+
+def test_a_spent_monthly_budget_waits_for_the_next_month(ledger):
+    limited = guard(ledger, monthly_session_minutes=10)
+    reserve(limited, identity="a", now=datetime(2026, 12, 3, tzinfo=UTC))
+    error = refused(limited, identity="b", now=datetime(2026, 12, 30, tzinfo=UTC))
+    assert (error.code, error.retry_after) == (ErrorCode.BUDGET_EXHAUSTED, str(2 * 86400))
+
+
+def test_a_refusal_reserves_nothing_anywhere(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=5, daily_session_minutes=10)
+    reserve(limited, identity="a")
+    before = dict(ledger.counts)
+    refused(limited, identity="b")
+    assert {key: count for key, count in ledger.counts.items() if count} == before
+
+
+def test_paused_answers_first_even_when_the_caller_and_the_budget_would_refuse(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=1, daily_session_minutes=10)
+    reserve(limited)
+    ledger.paused = True
+    error = refused(limited)
+    assert (error.code, error.status) == (ErrorCode.MINTING_PAUSED, 503)
+
+
+def test_the_callers_limit_answers_before_a_spent_budget(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=1, daily_session_minutes=10)
+    reserve(limited)
+    assert refused(limited).code is ErrorCode.QUOTA_EXCEEDED
+
+
+def test_resuming_lets_tokens_through_again(ledger):
+    limited = guard(ledger)
+    ledger.paused = True
+    refused(limited)
+    ledger.paused = False
+    reserve(limited)
+
+
+def test_a_failing_ledger_is_dependency_unavailable_and_the_deadline_reaches_it(ledger):
+    ledger.failing = True
+    error = refused(guard(ledger))
+    assert (error.code, ledger.deadlines) == (ErrorCode.DEPENDENCY_UNAVAILABLE, [DEADLINE])
+
+
+def test_release_gives_the_whole_reservation_back(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=1, daily_session_minutes=10)
+    reservation = reserve(limited)
+    limited.release(reservation)
+    assert set(ledger.counts.values()) == {0}
+    reserve(limited)
+
+
+def test_release_that_fails_is_logged_and_never_raises(ledger, logs):
+    limited = guard(ledger)
+    reservation = reserve(limited)
+    ledger.failing = True
+    limited.release(reservation)
+    assert logs.with_message("Could not give a reservation back")
+
+
+def test_budget_use_is_published_at_most_once_a_minute_per_environment(ledger, capsys):
+    clock = Clock()
+    limited = LedgerSpendGuard(ledger, Limits(0, 0, 100, 1000), clock=clock)
+    reserve(limited, identity="a", seconds=600)
+    reserve(limited, identity="b", seconds=600)
+    clock.now = 61.0
+    reserve(limited, identity="c", seconds=600)
+    published = [line for line in capsys.readouterr().out.splitlines() if "BudgetUsedPercent" in line]
+    values = [(json.loads(line)["budget"], json.loads(line)["BudgetUsedPercent"]) for line in published]
+    assert values == [("daily", [10.0]), ("monthly", [1.0]), ("daily", [30.0]), ("monthly", [3.0])]
+
+
+def test_a_token_without_a_session_cap_counts_against_the_callers_limits_only(ledger):
+    reserve(guard(ledger, caller_sessions_per_hour=1), seconds=None)
+    assert refused(guard(ledger, caller_sessions_per_hour=1), seconds=None).code is ErrorCode.QUOTA_EXCEEDED
+
+
+def test_a_budget_without_a_session_cap_is_a_configuration_error(ledger):
+    assert (
+        refused(guard(ledger, daily_session_minutes=10), seconds=None).code is ErrorCode.CONFIGURATION_ERROR
+    )
