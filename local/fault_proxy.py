@@ -29,6 +29,7 @@ _HOP_BY_HOP = frozenset(
 )
 _AWS_JSON = "application/x-amz-json-1.1"
 _UPSTREAM_TIMEOUT_SECONDS = 30.0
+RENDEZVOUS_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -109,10 +110,16 @@ class FaultProxy(LocalService):
         self.target_port = target.port or 80
         self.target_prefix = target.path.rstrip("/")
         self.delay_seconds = 0.0
+        # Hold each request until this many are in flight together (for at most RENDEZVOUS_SECONDS): proves
+        # that a client sends them concurrently without depending on how long each one happens to take.
+        self.rendezvous = 0
         self.targets_seen: list[str] = []
         self._lock = threading.Lock()
+        self._in_flight_changed = threading.Condition(self._lock)
         self._queue: list[_Queued] = []
         self._seen = self._forwarded = self._in_flight = self._max_in_flight = 0
+        self._accepted = self._silent_through = 0
+        self._unsilenced = threading.Event()
 
     def enqueue(self, *faults: Fault, match: str | None = None) -> None:
         """The next requests whose X-Amz-Target or path contains `match` (any, if None) get these faults."""
@@ -122,6 +129,25 @@ class FaultProxy(LocalService):
     def clear_faults(self) -> None:
         with self._lock:
             self._queue.clear()
+            self._silent_through = 0
+        self._unsilenced.set()
+
+    def go_silent(self) -> None:
+        """Every connection open now swallows its next request and never answers or closes, until
+        clear_faults(): what a NAT or load balancer that forgot an idle connection does (no FIN, no RST).
+        Connections opened later work normally."""
+        with self._lock:
+            self._silent_through = self._accepted
+        self._unsilenced.clear()
+
+    def _accept(self) -> int:
+        with self._lock:
+            self._accepted += 1
+            return self._accepted
+
+    def _is_silent(self, serial: int) -> bool:
+        with self._lock:
+            return serial <= self._silent_through
 
     @property
     def requests_seen(self) -> int:
@@ -147,11 +173,16 @@ class FaultProxy(LocalService):
             self._seen += 1
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self._in_flight_changed.notify_all()
             self.targets_seen.append(target)
             for index, queued in enumerate(self._queue):
                 if queued.matches(target, path):
                     return self._queue.pop(index).fault
             return None
+
+    def _await_rendezvous(self) -> None:
+        with self._lock:
+            self._in_flight_changed.wait_for(lambda: self._in_flight >= self.rendezvous, RENDEZVOUS_SECONDS)
 
     def _done(self) -> None:
         with self._lock:
@@ -164,6 +195,11 @@ class FaultProxy(LocalService):
 
 class _ProxyHandler(LocalRequestHandler):
     _upstream: http.client.HTTPConnection | None = None
+    _serial = 0
+
+    def setup(self) -> None:
+        super().setup()
+        self._serial = self.proxy._accept()
 
     @property
     def proxy(self) -> FaultProxy:
@@ -173,8 +209,13 @@ class _ProxyHandler(LocalRequestHandler):
     def respond(self) -> None:
         body = self.read_body()
         target = self.headers.get("X-Amz-Target") or f"{self.command} {urlsplit(self.path).path}"
+        if self.proxy._is_silent(self._serial):
+            self.close_connection = True
+            self.proxy._unsilenced.wait(_UPSTREAM_TIMEOUT_SECONDS)
+            return
         fault = self.proxy._arrived(target, self.path)
         try:
+            self.proxy._await_rendezvous()
             time.sleep(self.proxy.delay_seconds)
             if fault is not None and fault.kind == "reset":
                 self.abort_with_reset()

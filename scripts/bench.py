@@ -13,7 +13,15 @@ Figures (each compared with a reference measured in the same run; see docs/bench
   3. warm latency over 1,000 invocations, against a bare pooled requests.Session POST of the same body to the
      same stand-in through an identical proxy, the two taking turns call by call;
   4. AWS calls and connections to Anam during those warm invocations;
-  5. the built package's size and the handler process's peak memory.
+  5. the built package's size and the handler process's peak memory;
+  6. the spend guard's warm cost: warm p50 with the guard on (a table in moto, every limit set) minus the same
+     run without it, against a bare pooled boto3 TransactWriteItems of the same five items;
+  7. a new environment's init with the prefetch (AWS_LAMBDA_INITIALIZATION_TYPE=on-demand), +50 ms per call,
+     against figure 2 (import and first request without it): the prefetch must never make the two slower;
+  8. the first request after that init, the prefetch over, against a warm request of the same process: its
+     time, its AWS calls and its new connections to Anam;
+  9. an on-demand init with the prefetch plus its first request, against a naive port of Anam's example route
+     (clients at import, two serial AWS calls, a new connection per request; in bench_child.py).
 
 Interpreters, each when it is here:
   - dev:        .venv's Python, the function from src/, its dependencies from .venv (bytecode cached, as pip
@@ -47,7 +55,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from local.anam_stub import TOKEN_PATH, AnamStub
-from local.aws_emulation import DUMMY_CREDENTIALS, REGION, MotoServer, seed
+from local.aws_emulation import DUMMY_CREDENTIALS, REGION, MotoServer, aws_client, create_quota_table, seed
 from local.emulation import DEFAULT_PERSONA_PATH, FUNCTION_DEFAULTS
 from local.fault_proxy import FaultProxy
 from local.http_api_event import http_api_event
@@ -70,6 +78,9 @@ ROUND_TRIP_SAMPLES = 15
 IMPORT_TARGET = 1.3
 COLD_TARGET = 1.2
 WARM_P50_TARGET = 1.2
+PREFETCHED_FIRST_TARGET = 1.3  # the first request after a prefetching init, against a warm one
+NAIVE_TARGET = 0.6  # init + first request, against the naive port's
+ON_DEMAND_INIT = {"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}  # what Lambda sets: the prefetch runs
 LAMBDA_MEMORY_MB = 512  # template.yaml's MemorySize
 LAMBDA_UNZIPPED_LIMIT_MB = 250  # Lambda's quota for a function's unzipped package
 
@@ -414,11 +425,202 @@ def _measure(stand: Stand, interpreter: Interpreter, runs: int, warm: int) -> li
         )
     )
 
+    print("   7-9. a prefetching init, its first request, and the naive port, +50 ms/call", flush=True)
+    rows += _prefetch_rows(stand, interpreter, runs, statistics.median(cold_ms))
+
     if not interpreter.warm:
         return rows
     print(f"   3-5. {warm} warm invocations, each in turn with a bare POST", flush=True)
     rows += _warm_rows(stand, interpreter, warm, reference_maxrss_kb=_reference_maxrss_kb(stand, interpreter))
+    print(f"   6. {warm} warm invocations without and with the spend guard", flush=True)
+    rows.append(_guard_row(stand, interpreter))
     return rows
+
+
+# The spend guard as deployed, every control on, limits too high to refuse: each token reserves five items.
+GUARD_TABLE = "bench-quota"
+GUARD_ENVIRON = {
+    "QUOTA_TABLE_NAME": GUARD_TABLE,
+    "MAX_SESSION_LENGTH_SECONDS": "600",
+    "CALLER_SESSIONS_PER_HOUR": "1000000000",
+    "CALLER_SESSIONS_PER_DAY": "1000000000",
+    "DAILY_SESSION_MINUTES": "1000000000",
+    "MONTHLY_SESSION_MINUTES": "1000000000",
+}
+
+
+def _guard_row(stand: Stand, interpreter: Interpreter) -> Row:
+    """Figure 6: what the guard adds to a warm p50, and how much of it is not its one DynamoDB round trip."""
+    create_quota_table(stand.moto.url, GUARD_TABLE)
+    without = _warm_p50(stand, interpreter, {})
+    with_guard = _warm_p50(stand, interpreter, GUARD_ENVIRON)
+    round_trip = _transact_round_trip(stand)
+    added = with_guard - without
+    return Row(
+        "6. spend guard, warm p50 added",
+        f"{added:.2f} ms ({without:.2f} -> {with_guard:.2f})",
+        f"{round_trip:.2f} ms (bare TransactWriteItems p50)",
+        added / round_trip,
+        target=f"beyond it: {added - round_trip:+.2f} ms",
+    )
+
+
+def _warm_p50(stand: Stand, interpreter: Interpreter, extra_environ: dict[str, str]) -> float:
+    before = dict(stand.environ)
+    stand.environ.update(extra_environ)
+    child = Child(stand, interpreter, "warm", _post_event())
+    try:
+        child.read()
+        sent = stand.stub.requests[-1].body.decode()
+        child.send({"body": sent, "key": API_KEY, "url": stand.anam_twin.url + TOKEN_PATH})
+        result = child.read()
+    finally:
+        child.close()
+        stand.environ.clear()
+        stand.environ.update(before)
+    if result["statuses"] != [200]:
+        raise SystemExit(f"bench: warm answers {result['statuses']} (guard: {bool(extra_environ)})")
+    return _percentiles(result["latencies"])[0]
+
+
+def _transact_round_trip(stand: Stand) -> float:
+    """A bare pooled TransactWriteItems through the AWS proxy: the pause check and four conditional ADDs."""
+    dynamodb = aws_client("dynamodb", stand.aws.url)
+    keys = ["caller#bench#hour", "caller#bench#day", "budget#day", "budget#month"]
+    items: list[dict[str, Any]] = [
+        {
+            "ConditionCheck": {
+                "TableName": GUARD_TABLE,
+                "Key": {"pk": {"S": "control"}},
+                "ConditionExpression": "attribute_not_exists(paused) OR paused = :false",
+                "ExpressionAttributeValues": {":false": {"BOOL": False}},
+            }
+        }
+    ]
+    items += [
+        {
+            "Update": {
+                "TableName": GUARD_TABLE,
+                "Key": {"pk": {"S": key}},
+                "UpdateExpression": "ADD used :one SET expiresAt = :expires",
+                "ConditionExpression": "attribute_not_exists(used) OR used <= :room",
+                "ExpressionAttributeValues": {
+                    ":one": {"N": "1"},
+                    ":room": {"N": "1000000000"},
+                    ":expires": {"N": str(int(time.time()) + 86400)},
+                },
+            }
+        }
+        for key in keys
+    ]
+    dynamodb.transact_write_items(TransactItems=items)  # opens the pooled connection
+    samples = []
+    for _ in range(ROUND_TRIP_SAMPLES * 4):
+        started = time.perf_counter()
+        dynamodb.transact_write_items(TransactItems=items)
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def _prefetch_rows(stand: Stand, interpreter: Interpreter, runs: int, cold_ms: float) -> list[Row]:
+    """Figures 7-9: the init prefetch (docs/cold-start.md), with 50 ms added to every AWS and Anam call.
+
+    `cold_ms` is figure 2: import and first request without the prefetch, as before it existed.
+    """
+    stand.delay(ADDED_DELAY_SECONDS)
+    event = _post_event()
+    first: list[float] = []
+    warm: list[float] = []
+    aws_calls: list[int] = []
+    new_connections: list[int] = []
+
+    def prefetching_init() -> float:
+        with _environ(stand, ON_DEMAND_INIT):
+            return float(_one(stand, interpreter, "import-handler")["ms"])
+
+    def init_then_first_request() -> float:
+        """An on-demand init that a request is waiting for: the init (with the prefetch), then the request."""
+        with _environ(stand, ON_DEMAND_INIT):
+            result = _one(stand, interpreter, "cold", event)
+        if result["status"] != 200:
+            raise SystemExit(f"bench: the first request after a prefetching init answered {result['status']}")
+        return float(result["ms"])
+
+    def naive_port() -> float:
+        result = _one(stand, interpreter, "naive-cold", event)
+        if result["status"] != 200:
+            raise SystemExit(f"bench: the naive port answered {result['status']}")
+        return float(result["ms"])
+
+    def first_request_after_the_init() -> float:
+        """A proactive init: the prefetch is over when the first request comes. Records it and warm ones."""
+        with _environ(stand, ON_DEMAND_INIT):
+            child = Child(stand, interpreter, "prefetched", event)
+        try:
+            init = child.read()
+            aws_before, connections_before = stand.aws.requests_seen, stand.anam.connections_opened
+            child.send({})
+            request = child.read()
+            aws_calls.append(stand.aws.requests_seen - aws_before)
+            new_connections.append(stand.anam.connections_opened - connections_before)
+            child.send({})
+            result = child.read()
+        finally:
+            child.close()
+        if request["status"] != 200 or result["statuses"] != [200]:
+            raise SystemExit(
+                f"bench: after a prefetching init: {request['status']}, then {result['statuses']}"
+            )
+        first.append(float(request["ms"]))
+        warm.extend(result["latencies"])
+        return float(init["ms"])
+
+    init_ms, together_ms, naive_ms, _ = _alternating(
+        runs, prefetching_init, init_then_first_request, naive_port, first_request_after_the_init
+    )
+    stand.delay(0.0)
+    return [
+        _ratio_row(
+            "7. init with the prefetch, +50 ms/call",
+            statistics.median(init_ms),
+            cold_ms,
+            "figure 2: import + first request, no prefetch",
+            1.0,
+        ),
+        _ratio_row(
+            "8. first request after a prefetching init",
+            statistics.median(first),
+            statistics.median(warm),
+            "a warm request, same processes",
+            PREFETCHED_FIRST_TARGET,
+        ),
+        Row(
+            "8. AWS calls, new Anam connections in it",
+            f"{max(aws_calls)}, {max(new_connections)} (most in {runs} runs)",
+            "",
+            target="0, 0",
+            met=max(aws_calls) == 0 and max(new_connections) == 0,
+        ),
+        _ratio_row(
+            "9. init + first request, prefetching",
+            statistics.median(together_ms),
+            statistics.median(naive_ms),
+            "naive port of Anam's example route",
+            NAIVE_TARGET,
+        ),
+    ]
+
+
+@contextmanager
+def _environ(stand: Stand, extra: dict[str, str]) -> Iterator[None]:
+    """The function's environment with `extra` added, for the children started inside."""
+    before = dict(stand.environ)
+    stand.environ.update(extra)
+    try:
+        yield
+    finally:
+        stand.environ.clear()
+        stand.environ.update(before)
 
 
 def _aws_round_trip(stand: Stand) -> float:

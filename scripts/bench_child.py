@@ -12,7 +12,17 @@ MODE is one of
 - `cold`:             import the handler and answer EVENT_JSON, timed as one;
 - `warm`:             answer EVENT_JSON once (cold), report, read from stdin the body the handler sent and
                       a URL, then answer it WARM_INVOCATIONS times, each in turn with a POST of that body to
-                      that URL through a bare pooled requests.Session.
+                      that URL through a bare pooled requests.Session;
+- `prefetched`:       import the handler (the init: with AWS_LAMBDA_INITIALIZATION_TYPE set, it prefetches),
+                      report, wait for a line on stdin (the parent reads its counters), answer EVENT_JSON once
+                      (the first request), report, wait for a line again, then answer it
+                      PREFETCHED_WARM_SAMPLES times more (warm), each timed;
+- `naive-cold`:       like `cold`, for the naive port of Anam's example route below instead of the handler.
+
+The naive port is the reference figure 9 divides by: Anam's example token route (a Next.js route handler)
+ported to Lambda as it stands, with the key and persona moved to AWS as this project keeps them. Its clients
+are built at import, it makes the two AWS calls one after the other, and it opens a new connection to Anam
+for every request (requests.post without a session).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 WARM_INVOCATIONS = int(os.environ.get("BENCH_WARM_INVOCATIONS", "1000"))
+PREFETCHED_WARM_SAMPLES = 9
 
 
 class Context:
@@ -72,6 +83,14 @@ def main() -> None:
             _report(control, ms=_ms_since(started), import_ms=import_ms, status=_status(result))
         elif mode == "warm":
             _warm(event, control)
+        elif mode == "prefetched":
+            _prefetched(event, control)
+        elif mode == "naive-cold":
+            started = time.perf_counter()
+            naive_handler = _naive_port()
+            import_ms = _ms_since(started)
+            result = naive_handler(event, Context("cold"))
+            _report(control, ms=_ms_since(started), import_ms=import_ms, status=_status(result))
         else:
             raise SystemExit(f"unknown mode {mode!r}")
 
@@ -124,6 +143,50 @@ def _warm(event: dict[str, Any], control: TextIO) -> None:
         bare_statuses=sorted(bare_statuses),
         maxrss_kb=_maxrss_kb(),
     )
+
+
+def _prefetched(event: dict[str, Any], control: TextIO) -> None:
+    started = time.perf_counter()
+    from token_vendor.handler import lambda_handler
+
+    _report(control, phase="init", ms=_ms_since(started))
+    sys.stdin.readline()
+    started = time.perf_counter()
+    status = _status(lambda_handler(event, Context("first")))
+    _report(control, phase="first", ms=_ms_since(started), status=status)
+    sys.stdin.readline()
+    statuses = set()
+    latencies = []
+    for i in range(PREFETCHED_WARM_SAMPLES):
+        started = time.perf_counter()
+        statuses.add(_status(lambda_handler(event, Context(f"warm-{i}"))))
+        latencies.append(_ms_since(started))
+    _report(control, phase="warm", latencies=latencies, statuses=sorted(statuses))
+
+
+def _naive_port() -> Any:
+    """Anam's example token route, ported to Lambda naively (see the module docstring)."""
+    import boto3
+    import requests
+
+    secrets = boto3.client("secretsmanager")
+    ssm = boto3.client("ssm")
+
+    def handler(event: dict[str, Any], context: Context) -> dict[str, Any]:
+        api_key = secrets.get_secret_value(SecretId=os.environ["ANAM_API_KEY_SECRET_ID"])["SecretString"]
+        parameter = ssm.get_parameter(Name=os.environ["PERSONA_PARAMETER_NAME"], WithDecryption=True)
+        persona = json.loads(parameter["Parameter"]["Value"])
+        prompt = json.loads(event.get("body") or "{}").get("prompt") or ""
+        persona["systemPrompt"] = persona.get("systemPrompt", "").replace("{{prompt}}", prompt)
+        response = requests.post(
+            os.environ["ANAM_API_BASE_URL"] + "/v1/auth/session-token",
+            json={"personaConfig": persona},
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=10,
+        )
+        return {"statusCode": response.status_code, "body": response.text}
+
+    return handler
 
 
 def _report(control: TextIO, **result: object) -> None:

@@ -93,10 +93,10 @@ def test_proxy_survives_the_target_closing_its_idle_connection(
 ) -> None:
     with requests.Session() as session:
         mint(anam_proxy, session)
-        anam.close_idle_connections()
-        time.sleep(0.05)
+        anam.close_idle_connections()  # before or after its FIN reaches the proxy: both must work
 
         assert mint(anam_proxy, session).status_code == 200
+    assert anam.connections_opened == 2
 
 
 def test_a_status_fault_answers_instead_of_forwarding(anam_proxy: FaultProxy, anam: AnamStub) -> None:
@@ -162,7 +162,7 @@ def test_faults_are_used_in_order_one_per_request(anam_proxy: FaultProxy) -> Non
 
 
 def test_max_in_flight_counts_concurrent_requests(anam_proxy: FaultProxy) -> None:
-    anam_proxy.delay_seconds = 0.3
+    anam_proxy.rendezvous = 3
     threads = [threading.Thread(target=mint, args=(anam_proxy,)) for _ in range(3)]
 
     for thread in threads:
@@ -223,3 +223,16 @@ def test_botocore_reads_aws_throttling_as_a_throttling_exception(aws_proxy: Faul
 def test_proxy_refuses_a_target_it_cannot_reach_in_plain_http() -> None:
     with pytest.raises(ValueError, match="http://"):
         FaultProxy("https://ssm.us-east-1.amazonaws.com")
+
+
+def test_a_rendezvous_holds_requests_until_enough_are_in_flight(anam_proxy: FaultProxy) -> None:
+    anam_proxy.rendezvous = 2
+    first = threading.Thread(target=mint, args=(anam_proxy,))
+    first.start()
+    first.join(timeout=1.0)
+
+    assert first.is_alive(), "answered alone"
+    mint(anam_proxy)
+    first.join(timeout=5.0)
+    assert not first.is_alive()
+    assert anam_proxy.max_in_flight == 2
