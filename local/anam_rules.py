@@ -24,7 +24,7 @@ def problem_with(body: Mapping[str, Any]) -> str | None:
     if not isinstance(persona, Mapping):
         return "personaConfig must be an object"
     # Anam still accepts the deprecated brainType. The stand-in refuses it so that a test fails if the
-    # function forwards a stored brainType instead of migrating it to llmId (SPEC section 4).
+    # function forwards a stored brainType instead of migrating it to llmId (docs/contract.md §4).
     if "brainType" in persona:
         return "brainType is deprecated: send llmId instead"
     problem = _persona_problem(persona)

@@ -2,13 +2,20 @@
 
 Each HTTP request becomes a payload 2.0 event with a fresh Lambda context; requests run one at a time through
 a handler imported once, like a single warm execution environment. AWS and Anam are set up by
-`local.emulation` (offline by default, loudly). Run `python -m local.dev_server --help` for the options.
+`local.emulation` (offline by default, loudly). The example page (examples/web/dist) is served at
+http://127.0.0.1:3000/, wired to this endpoint and, offline, to the Anam stand-in (local/web_page.py).
+The function logs in a compact human format here (JSON with `--log-format json`, as in AWS). Run
+`python -m local.dev_server --help` for the options.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import errno
+import io
+import json
 import os
 import signal
 import sys
@@ -16,11 +23,13 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from contextlib import redirect_stdout
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from local import web_page
 from local.anam_rules import TOKEN_TYPES
 from local.emulation import (
     DEFAULT_PERSONA_PATH,
@@ -33,6 +42,7 @@ from local.emulation import (
 from local.http_api_event import http_api_event, http_response
 from local.http_server import Headers, LocalHTTPServer, LocalRequestHandler
 from local.lambda_context import LambdaContext
+from local.log_format import use_compact_format
 
 ROUTE = "/session-token"
 DEFAULT_ALLOWED_ORIGINS = "http://localhost:5173,http://127.0.0.1:5173"
@@ -40,15 +50,45 @@ EXIT_CANNOT_START = 2
 
 
 class ExecutionEnvironment:
-    """One warm Lambda execution environment: one invocation at a time, module state kept between them."""
+    """One warm Lambda execution environment: one invocation at a time, module state kept between them.
 
-    def __init__(self, handler: Handler) -> None:
+    It also carries what the example page is told about this set-up (`page`: see local/web_page.py).
+    """
+
+    def __init__(
+        self, handler: Handler, page: Mapping[str, Any] | None = None, *, quiet_metrics: bool = False
+    ) -> None:
         self._handler = handler
         self._lock = threading.Lock()
+        self._quiet_metrics = quiet_metrics
+        self.page: Mapping[str, Any] = page or {}
 
     def invoke(self, event: Mapping[str, Any]) -> Any:
         with self._lock:
-            return self._handler(event, LambdaContext())
+            if not self._quiet_metrics:
+                return self._handler(event, LambdaContext())
+            with redirect_stdout(_WithoutMetrics(sys.stdout)):
+                return self._handler(event, LambdaContext())
+
+
+class _WithoutMetrics(io.TextIOBase):
+    """stdout without EMF metric lines: in AWS CloudWatch turns them into metrics, on a laptop they are noise
+    (Powertools prints single metrics whatever POWERTOOLS_METRICS_DISABLED says)."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+        self._dropped_line = False
+
+    def write(self, text: str) -> int:
+        # print() writes the line, then its "\n" apart: a dropped line takes its newline with it.
+        dropped = text.startswith('{"_aws"') or (self._dropped_line and text == "\n")
+        self._dropped_line = text.startswith('{"_aws"')
+        if not dropped:
+            self._target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,13 +119,23 @@ def _serve(args: argparse.Namespace) -> int:
                 parameter_name=args.parameter_name,
                 stub_token_type=args.stub_token_type,
                 stub_port=args.stub_port,
+                spend_guard=not args.no_guard,
             )
         )
-        server.owner = ExecutionEnvironment(load_handler())
-        if emulation.stub is not None:
-            print(f"Offline Anam stand-in at {emulation.stub.url}", flush=True)
+        handler = load_handler()
+        if args.log_format == "human":
+            use_compact_format(os.environ["POWERTOOLS_SERVICE_NAME"])
+        stand_in = emulation.stub.url if emulation.stub is not None else None
+        personas = web_page.describe_personas() if emulation.environ.get("PERSONAS_PARAMETER_PATH") else []
+        page = web_page.page_config(ROUTE, stand_in, personas, os.environ.get("TURNSTILE_SITE_KEY"))
+        server.owner = ExecutionEnvironment(handler, page, quiet_metrics=args.log_format == "human")
+        if stand_in is not None:
+            print(f"Offline Anam stand-in at {stand_in}", flush=True)
+        if "QUOTA_TABLE_NAME" in emulation.environ and emulation.moto is not None:
+            print(_spend_guard_notice(emulation.environ["QUOTA_TABLE_NAME"], emulation.moto.url), flush=True)
         port = server.socket.getsockname()[1]
         print(f"Serving http://{args.host}:{port}{ROUTE}", flush=True)
+        print(f"Example page: http://{args.host}:{port}/   <- open this in a browser", flush=True)
         server.serve_forever()
     except EmulationError as exc:
         print(f"dev_server: {exc}", file=sys.stderr)
@@ -96,6 +146,14 @@ def _serve(args: argparse.Namespace) -> int:
         if emulation is not None:
             emulation.stop()
     return 0
+
+
+def _spend_guard_notice(table: str, endpoint_url: str) -> str:
+    switch = f"python -m local.spend_switch {{}} --table {table} --endpoint-url {endpoint_url}"
+    return (
+        "Spend guard on (--no-guard turns it off): 10 tokens an hour per caller, or CALLER_SESSIONS_PER_HOUR."
+        f"\n  Pause minting: {switch.format('pause')}\n  Resume: {switch.format('resume')}"
+    )
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -136,6 +194,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stub-port", type=int, default=0, help="port of the offline Anam stand-in (default: any free one)"
     )
+    parser.add_argument(
+        "--no-guard",
+        action="store_true",
+        help="no spend guard (by default it runs against an emulated table, as deployed: 10 tokens an hour)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("human", "json"),
+        default="human",
+        help="the function's logs: a short line each, or JSON and EMF as in AWS (default: %(default)s)",
+    )
     return parser
 
 
@@ -146,6 +215,8 @@ class _DevHandler(LocalRequestHandler):
         body = self.read_body()
         if url.path == ROUTE:
             status = self._invoke(url.path, url.query, body)
+        elif self.command in ("GET", "HEAD") and (status := self._serve_page(url.path)):
+            return  # the page's own files are not worth a log line each
         else:
             # API Gateway's own answer for a route the API does not have.
             status = 404
@@ -153,15 +224,36 @@ class _DevHandler(LocalRequestHandler):
         elapsed_ms = (time.perf_counter() - started) * 1000
         print(f"{self.command} {url.path} {status} {elapsed_ms:.0f} ms", flush=True)
 
+    def _serve_page(self, path: str) -> int:
+        """The example page and its files; 0 when `path` is none of them."""
+        environment: ExecutionEnvironment = self.server.owner
+        if path in ("/", "/index.html"):
+            config = {**environment.page, "endpoint": f"http://{self._host()}{ROUTE}"}
+            self.send_reply(200, _PAGE_HEADERS["html"], web_page.index_html(config))
+            return 200
+        found = web_page.static_file(path.removeprefix("/"))
+        if found is None:
+            return 0
+        content_type, content = found
+        self.send_reply(200, [("Content-Type", content_type), *_PAGE_HEADERS["file"]], content)
+        return 200
+
+    def _host(self) -> str:
+        # The name the browser used (localhost or 127.0.0.1): the page then calls its own origin.
+        port = self.server.socket.getsockname()[1]
+        return self.headers.get("Host") or f"127.0.0.1:{port}"
+
     def _invoke(self, path: str, query: str, body: bytes) -> int:
         environment: ExecutionEnvironment = self.server.owner
+        headers = Headers(self.headers.items())
         event = http_api_event(
             self.command,
             path,
-            headers=dict(Headers(self.headers.items())),
+            headers=dict(headers),
             body=body or None,
             query=query,
             source_ip=self.client_address[0],
+            claims=_unverified_claims(headers.get("Authorization", "")),
         )
         try:
             result = environment.invoke(event)
@@ -172,7 +264,48 @@ class _DevHandler(LocalRequestHandler):
             self.send_json(500, {"message": "Internal Server Error"})
             return 500
         self.send_reply(response.status, response.headers.items(), response.body)
+        self._note_refused_origin(headers, response.headers)
         return response.status
+
+    def _note_refused_origin(self, request: Headers, response: Mapping[str, str]) -> None:
+        """Say so when a browser will refuse to let its page read the answer: it shows the page no reason."""
+        origin = request.get("Origin")
+        if not origin or origin == f"http://{self._host()}":
+            return  # not a cross-origin request: CORS does not apply
+        if any(name.lower() == "access-control-allow-origin" for name in response):
+            return
+        allowed = os.environ.get("ALLOWED_ORIGINS", "")
+        with_origin = f"{allowed},{origin}" if allowed else origin
+        print(
+            f"CORS: refused origin {origin}: not in ALLOWED_ORIGINS={allowed or '(empty)'}, so the browser "
+            f'hides this answer from the page. To allow it: make dev ARGS="--allowed-origins {with_origin}"',
+            flush=True,
+        )
+
+
+# The page is rebuilt while the server runs (`make web`): the browser must not keep an old copy.
+_PAGE_HEADERS = {
+    "html": [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
+    "file": [("Cache-Control", "no-cache")],
+}
+
+
+def _unverified_claims(authorization: str) -> dict[str, str] | None:
+    """The claims of a `Bearer <JWT>` sign-in token, NOT verified: the dev server's stand-in for the HTTP
+    API's JWT authorizer, so that a page's sign-in token and a persona's claim variables can be tried here."""
+    scheme, _, token = authorization.partition(" ")
+    parts = token.strip().split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    return {
+        str(name): value if isinstance(value, str) else json.dumps(value) for name, value in claims.items()
+    }
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The world around the function on a laptop, shared by `make dev` (dev_server) and `make invoke` (invoke).
 
 Three set-ups, chosen by the environment:
-- default: Secrets Manager and SSM emulated by moto in this process, seeded with the persona file, and Anam
-  replaced by the bundled stand-in, whose tokens the real Anam rejects; a loud notice says so.
+- default: Secrets Manager and SSM emulated by moto in this process, seeded with the persona file and the
+  named personas of local/personas/, and Anam replaced by the bundled stand-in, whose tokens the real Anam
+  rejects; a loud notice says so.
 - ANAM_API_KEY set: the same emulated AWS, seeded with that key, and the real Anam API.
 - real AWS (`--aws`): the usual credential chain, the named secret and parameter as they are, the real Anam.
 The function's environment variables are set before the handler is imported, as Lambda does.
@@ -21,12 +22,18 @@ from typing import Any, TextIO
 
 from local import anam_sdk_routes
 from local.anam_stub import AnamStub
-from local.aws_emulation import DUMMY_CREDENTIALS, REGION, MotoServer, seed
+from local.aws_emulation import DUMMY_CREDENTIALS, REGION, MotoServer, create_quota_table, seed, seed_personas
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PERSONA_PATH = Path(__file__).with_name("persona.example.json")
 DEFAULT_SECRET_ID = "anam/api-key"  # noqa: S105 - the secret's name, as in events/env.json
 DEFAULT_PARAMETER_NAME = "/anam/persona"
+# Named personas (docs/contract.md §4): each <name>.json in the folder is stored as <path>/<name>.
+DEFAULT_PERSONAS_DIR = Path(__file__).with_name("personas")
+DEFAULT_PERSONAS_PATH = "/anam/personas"
+# The spend guard runs as deployed, against a table made from template.yaml's own definition: a developer
+# meets the 429s (CALLER_SESSIONS_PER_HOUR, default 10) and 503s that visitors would.
+DEV_QUOTA_TABLE = "anam-token-vendor-quota"
 FUNCTION_DEFAULTS = {
     "POWERTOOLS_SERVICE_NAME": "anam-token-vendor",
     "POWERTOOLS_METRICS_NAMESPACE": "AnamTokenVendor",
@@ -55,6 +62,8 @@ class EmulationOptions:
     parameter_name: str | None = None
     stub_token_type: str | None = None
     stub_port: int = 0
+    spend_guard: bool = True
+    personas_dir: Path | None = DEFAULT_PERSONAS_DIR
 
 
 @dataclass
@@ -126,7 +135,11 @@ def start(
             parameter_name=parameter_name,
             persona=persona,
         )
+        if options.personas_dir is not None:
+            settings |= _named_personas(moto.url, options.personas_dir)
         settings |= _emulated_aws(moto.url)
+        if options.spend_guard:
+            settings["QUOTA_TABLE_NAME"] = create_quota_table(moto.url, DEV_QUOTA_TABLE)
         return _configure(emulation, environ, secret_id, parameter_name, settings)
     except BaseException:
         emulation.stop()
@@ -154,6 +167,15 @@ def _read_persona(path: Path) -> str:
     except ValueError as exc:
         raise EmulationError(f"the persona file {path} is not valid JSON: {exc}") from exc
     return text
+
+
+def _named_personas(endpoint_url: str, folder: Path) -> dict[str, str]:
+    """Each <name>.json in `folder` stored as a named persona, and the function told where they are."""
+    personas = {path.stem: _read_persona(path) for path in sorted(folder.glob("*.json"))}
+    if not personas:
+        return {}
+    seed_personas(endpoint_url, DEFAULT_PERSONAS_PATH, personas)
+    return {"PERSONAS_PARAMETER_PATH": DEFAULT_PERSONAS_PATH}
 
 
 def _start_stub(api_key: str, options: EmulationOptions) -> AnamStub:

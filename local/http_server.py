@@ -209,10 +209,12 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
     def respond(self) -> None:
         raise NotImplementedError
 
-    def _dispatch(self) -> None:
-        self.respond()
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches respond(), also TRACE or a lower-case "post", which http.server would answer
+        # with its own 501 page: API Gateway's ANY route passes them to the function, which answers 405.
+        if name.startswith("do_"):
+            return self.respond
+        raise AttributeError(name)
 
     def setup(self) -> None:
         super().setup()

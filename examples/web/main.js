@@ -1,33 +1,67 @@
 // Minimal browser client for the token vendor: POST /session-token, then start the avatar with Anam's SDK.
 //
-// Query parameters:
-//   ?endpoint=URL         the token endpoint (default http://127.0.0.1:3000/session-token, i.e. `make dev`)
-//   ?anamApiBaseUrl=URL   only when present: the Anam API base URL the SDK talks to instead of
-//                         https://api.anam.ai (the tests point it at the local Anam stand-in)
+// Configuration, each from the query string first, then from the `#page-config` element that `make dev` adds
+// to the page it serves (local/web_page.py), then the default:
+//   endpoint          the token endpoint (default http://127.0.0.1:3000/session-token, i.e. `make dev`)
+//   anamApiBaseUrl    only when present: the Anam API base URL the SDK talks to instead of https://api.anam.ai
+//                     (`make dev` offline: its Anam stand-in)
+//   persona           the named persona to ask for (the picker lists the personas `make dev` seeded)
+//   turnstileSiteKey  when present: render Cloudflare's Turnstile widget and send its token
+//   offline           `make dev` without ANAM_API_KEY: the stand-in has no avatar video, so a session the SDK
+//                     started is this page's success state
 import { AnamEvent, ConnectionClosedCode, createClient } from '@anam-ai/js-sdk';
-// Not part of the SDK's public entry point; used only when ?anamApiBaseUrl= is given (see sdkOptions()).
+// Not part of the SDK's public entry point; used only when anamApiBaseUrl is given (see sdkOptions()).
 import { setClientMetricsDisabled } from '@anam-ai/js-sdk/dist/module/lib/ClientMetrics';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:3000/session-token';
 const FETCH_TIMEOUT_MS = 15000;
 const VIDEO_ELEMENT_ID = 'avatar-video';
+const TURNSTILE_SCRIPT = 'https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit';
 
-const params = new URLSearchParams(window.location.search);
-const endpoint = params.get('endpoint') || DEFAULT_ENDPOINT;
-const anamApiBaseUrl = (params.get('anamApiBaseUrl') || '').replace(/\/+$/, '');
+function readConfig() {
+  const element = document.getElementById('page-config');
+  let served = {};
+  try {
+    served = element ? JSON.parse(element.textContent) : {};
+  } catch {
+    served = {};
+  }
+  const params = new URLSearchParams(window.location.search);
+  const pick = (name) => params.get(name) || served[name] || '';
+  const anamApiBaseUrl = pick('anamApiBaseUrl').replace(/\/+$/, '');
+  return {
+    endpoint: pick('endpoint') || DEFAULT_ENDPOINT,
+    anamApiBaseUrl,
+    persona: pick('persona'),
+    turnstileSiteKey: pick('turnstileSiteKey'),
+    offline: params.has('offline') ? params.get('offline') !== '0' : Boolean(served.offline),
+    personas: Array.isArray(served.personas) ? served.personas : [],
+  };
+}
+
+const config = readConfig();
 
 const ui = {
+  notRunning: document.getElementById('not-running'),
   form: document.getElementById('start-form'),
+  personaField: document.getElementById('persona-field'),
+  persona: document.getElementById('persona'),
+  variables: document.getElementById('variables'),
   prompt: document.getElementById('prompt'),
+  authToken: document.getElementById('auth-token'),
+  turnstile: document.getElementById('turnstile'),
   start: document.getElementById('start'),
   stop: document.getElementById('stop'),
   status: document.getElementById('status'),
+  tokenInfo: document.getElementById('token-info'),
   error: document.getElementById('error'),
   errorMessage: document.getElementById('error-message'),
+  errorAdvice: document.getElementById('error-advice'),
   errorMeta: document.getElementById('error-meta'),
   endpoint: document.getElementById('endpoint-url'),
   anamApi: document.getElementById('anam-api-url'),
   anamApiLine: document.getElementById('anam-api'),
+  offlineNote: document.getElementById('offline-note'),
 };
 
 const STATE_TEXT = {
@@ -36,6 +70,9 @@ const STATE_TEXT = {
   connecting: 'Connecting to the avatar…',
   connected: 'Connected, waiting for the video…',
   streaming: 'Streaming',
+  'offline-ready':
+    'Offline check passed: the token was received and the Anam SDK accepted it. ' +
+    'Offline: no avatar stream; set ANAM_API_KEY for a real one.',
   error: 'Error',
 };
 
@@ -46,17 +83,43 @@ const CLOSED_TEXT = {
   [ConnectionClosedCode.SERVER_CLOSED_CONNECTION]: 'Anam ended the session.',
 };
 
+// What a visitor reads first for each refusal the endpoint can give (its `error` message follows), and
+// whether waiting helps. Codes as in docs/contract.md §3.
+const ENDPOINT_HEADLINES = {
+  quota_exceeded: "You have had this hour's or today's conversations",
+  budget_exhausted: 'The avatar is resting: its conversation budget for now is used up',
+  minting_paused: "Conversations are paused by the site's operator",
+  verification_failed: 'The human check did not pass',
+  unauthenticated: 'Please sign in again',
+  rate_limited: 'Anam is busy right now',
+  dependency_unavailable: 'The service is briefly unavailable',
+  upstream_timeout: 'Anam took too long to answer',
+};
+// API Gateway's own answers carry no `code`, only `{"message": ...}`: tell them apart by status.
+const GATEWAY_HEADLINES = {
+  401: 'Please sign in again',
+  403: 'The endpoint refused this request',
+  429: 'Too many requests right now: slow down',
+  500: 'The endpoint failed',
+  503: 'The endpoint is unavailable',
+  504: 'The endpoint took too long to answer',
+};
+
 let client = null;
 let stopping = false;
+let turnstileWidget = null;
+let turnstileToken = '';
 
 /** An error answer (or no usable answer) from the token endpoint. */
 class EndpointError extends Error {
-  constructor(message, { code = '', status = 0, requestId = '' } = {}) {
+  constructor(message, { code = '', status = 0, requestId = '', retryAfter = '', headline = '' } = {}) {
     super(message);
     this.name = 'EndpointError';
     this.code = code;
     this.status = status;
     this.requestId = requestId;
+    this.retryAfter = retryAfter;
+    this.headline = headline;
   }
 }
 
@@ -73,22 +136,45 @@ function setState(state, text = STATE_TEXT[state]) {
   console.info(`[anam-example] state: ${state}`);
 }
 
+/** "in 12 minutes (14:00 UTC)" for a Retry-After of seconds, or '' when there is none. */
+function describeRetryAfter(retryAfter) {
+  const seconds = Number(retryAfter);
+  if (!retryAfter || !Number.isFinite(seconds) || seconds < 0) {
+    return '';
+  }
+  const at = new Date(Date.now() + seconds * 1000).toISOString().slice(11, 16);
+  if (seconds < 90) {
+    return `in ${Math.max(1, Math.round(seconds))} seconds`;
+  }
+  if (seconds < 90 * 60) {
+    return `in ${Math.round(seconds / 60)} minutes (${at} UTC)`;
+  }
+  return `in ${Math.round(seconds / 3600)} hours (${at} UTC)`;
+}
+
 /**
  * Show an error. source: "endpoint" (the token endpoint's error answer), "network" (the endpoint could not be
- * reached), "sdk" (the Anam SDK threw or rejected) or "connection" (the SDK closed the connection).
+ * reached), "verification" (the human check is not done), "sdk" (the Anam SDK threw or rejected) or
+ * "connection" (the SDK closed the connection).
  */
 function showError(source, message, meta = {}) {
-  const headline = {
-    endpoint: 'The token endpoint refused the request',
-    network: 'Could not reach the token endpoint',
-    sdk: 'The Anam SDK reported an error',
-    connection: 'The avatar connection closed',
-  }[source];
+  const headline =
+    meta.headline ||
+    {
+      endpoint: 'The token endpoint refused the request',
+      network: 'Could not reach the token endpoint',
+      verification: 'Complete the human check first',
+      sdk: 'The Anam SDK reported an error',
+      connection: 'The avatar connection closed',
+    }[source];
   setState('error', `Error: ${headline}`);
   ui.error.hidden = false;
   ui.error.dataset.source = source;
   ui.error.dataset.code = meta.code || '';
   ui.errorMessage.textContent = message;
+  const retry = describeRetryAfter(meta.retryAfter);
+  ui.errorAdvice.textContent = retry ? `Try again ${retry}.` : '';
+  ui.errorAdvice.hidden = !retry;
   ui.errorMeta.replaceChildren();
   const parts = [];
   if (meta.code) parts.push(['code', meta.code]);
@@ -104,13 +190,40 @@ function showError(source, message, meta = {}) {
   console.info(`[anam-example] error (${source}): ${message}${meta.code ? ` [${meta.code}]` : ''}`);
 }
 
-async function fetchSessionToken(prompt) {
+function unreachableMessage(reason) {
+  const sameOrigin = new URL(config.endpoint, window.location.href).origin === window.location.origin;
+  const why = sameOrigin
+    ? 'is the server running?'
+    : `it is down, the URL is wrong, or its ALLOWED_ORIGINS does not include this page's origin ` +
+      `(${window.location.origin}), so the browser hid its answer`;
+  return `${config.endpoint} could not be reached (${reason}): ${why}.`;
+}
+
+function requestBody(prompt) {
+  const body = {};
+  if (prompt) body.prompt = prompt;
+  if (ui.persona.value) body.persona = ui.persona.value;
+  const variables = {};
+  for (const input of ui.variables.querySelectorAll('[data-variable]')) {
+    if (input.value) variables[input.dataset.variable] = input.value;
+  }
+  if (Object.keys(variables).length) body.variables = variables;
+  if (turnstileToken) body.turnstileToken = turnstileToken;
+  return body;
+}
+
+async function fetchSessionToken(body) {
+  const headers = { 'Content-Type': 'application/json' };
+  const signIn = ui.authToken.value.trim();
+  if (signIn) {
+    headers.Authorization = `Bearer ${signIn}`;
+  }
   let response;
   try {
-    response = await fetch(endpoint, {
+    response = await fetch(config.endpoint, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(prompt ? { prompt } : {}),
+      headers,
+      body: JSON.stringify(body),
       cache: 'no-store',
       credentials: 'omit',
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
@@ -118,7 +231,7 @@ async function fetchSessionToken(prompt) {
   } catch (err) {
     // A browser hides why: the server is down, the URL is wrong, or CORS refused this page's origin.
     const reason = err && err.name === 'TimeoutError' ? 'timed out' : 'network error or CORS refusal';
-    throw new EndpointError(`${endpoint} could not be reached (${reason}).`, { code: 'network_error' });
+    throw new EndpointError(unreachableMessage(reason), { code: 'network_error' });
   }
   const text = await response.text();
   let data = null;
@@ -127,16 +240,24 @@ async function fetchSessionToken(prompt) {
   } catch {
     data = null;
   }
+  // Readable across origins because the function lists it in Access-Control-Expose-Headers.
+  const retryAfter = response.headers.get('Retry-After') || '';
   if (!response.ok) {
     if (data && typeof data.error === 'string') {
+      const code = typeof data.code === 'string' ? data.code : '';
       throw new EndpointError(data.error, {
-        code: typeof data.code === 'string' ? data.code : '',
+        code,
         status: response.status,
         requestId: typeof data.requestId === 'string' ? data.requestId : '',
+        retryAfter,
+        headline: ENDPOINT_HEADLINES[code] || '',
       });
     }
-    throw new EndpointError(`The token endpoint answered HTTP ${response.status} without a JSON error.`, {
+    const said = data && typeof data.message === 'string' ? `: "${data.message}"` : ' without a JSON error';
+    throw new EndpointError(`The endpoint's gateway answered HTTP ${response.status}${said}.`, {
       status: response.status,
+      retryAfter,
+      headline: GATEWAY_HEADLINES[response.status] || '',
     });
   }
   if (!data || typeof data.sessionToken !== 'string' || !data.sessionToken) {
@@ -147,8 +268,17 @@ async function fetchSessionToken(prompt) {
   return data;
 }
 
+function showTokenInfo(token) {
+  const expires = typeof token.expiresAt === 'string' ? token.expiresAt : '';
+  ui.tokenInfo.dataset.expiresAt = expires;
+  ui.tokenInfo.textContent = expires
+    ? `Session token received; it expires at ${expires.replace('T', ' ').replace('Z', ' UTC')}.`
+    : 'Session token received (it carries no expiry).';
+  ui.tokenInfo.hidden = false;
+}
+
 function sdkOptions() {
-  if (!anamApiBaseUrl) {
+  if (!config.anamApiBaseUrl) {
     return undefined; // production: the SDK's defaults (https://api.anam.ai)
   }
   // Offline/test mode: the SDK's REST calls go to the stand-in, and its telemetry is switched off (the
@@ -157,7 +287,7 @@ function sdkOptions() {
   // switching the telemetry off before createClient keeps this mode from reaching anything but the stand-in.
   setClientMetricsDisabled(true);
   return {
-    api: { baseUrl: anamApiBaseUrl },
+    api: { baseUrl: config.anamApiBaseUrl },
     metrics: { disableClientMetrics: true },
   };
 }
@@ -173,30 +303,47 @@ function describeSdkError(err) {
 
 async function start(prompt) {
   stopping = false;
+  ui.tokenInfo.hidden = true;
+  if (config.turnstileSiteKey && !turnstileToken) {
+    showError('verification', 'The human check has not given this page a token yet: complete it, then start.');
+    return;
+  }
   setState('fetching-token');
   let token;
   try {
-    token = await fetchSessionToken(prompt);
+    token = await fetchSessionToken(requestBody(prompt));
   } catch (err) {
     const source = err.code === 'network_error' ? 'network' : 'endpoint';
-    showError(source, err.message, { code: err.code, status: err.status, requestId: err.requestId });
+    showError(source, err.message, err);
     return;
+  } finally {
+    resetTurnstile(); // a Turnstile token is good for one verification
   }
+  showTokenInfo(token);
 
+  let started;
   try {
     // Anam's SDK (3.0 and later) takes only the token: the persona was fixed when the server minted it.
-    client = createClient(token.sessionToken, sdkOptions());
+    started = createClient(token.sessionToken, sdkOptions());
   } catch (err) {
-    client = null;
     const { message, code, cause } = describeSdkError(err);
     showError('sdk', message, { code, cause });
     return;
   }
+  client = started;
 
-  client.addListener(AnamEvent.CONNECTION_ESTABLISHED, () => setState('connected'));
-  client.addListener(AnamEvent.VIDEO_PLAY_STARTED, () => setState('streaming'));
-  client.addListener(AnamEvent.CONNECTION_CLOSED, (code, details) => {
+  started.addListener(AnamEvent.CONNECTION_ESTABLISHED, () => setState('connected'));
+  started.addListener(AnamEvent.VIDEO_PLAY_STARTED, () => setState('streaming'));
+  started.addListener(AnamEvent.CONNECTION_CLOSED, (code, details) => {
     if (stopping || code === ConnectionClosedCode.NORMAL) {
+      return;
+    }
+    // Offline the stand-in starts the engine session (the SDK accepted the token) but has no signalling
+    // server: that is as far as an integration can be checked without a real Anam key.
+    const sessionId = started.getActiveSessionId();
+    if (config.offline && code === ConnectionClosedCode.SIGNALLING_CLIENT_CONNECTION_FAILURE && sessionId) {
+      ui.tokenInfo.textContent += ` The SDK started session ${sessionId} with it.`;
+      setState('offline-ready');
       return;
     }
     showError('connection', CLOSED_TEXT[code] || 'The connection to the avatar closed.', {
@@ -207,7 +354,7 @@ async function start(prompt) {
 
   setState('connecting');
   try {
-    await client.streamToVideoElement(VIDEO_ELEMENT_ID);
+    await started.streamToVideoElement(VIDEO_ELEMENT_ID);
   } catch (err) {
     const { message, code, cause } = describeSdkError(err);
     showError('sdk', message, { code, cause });
@@ -228,14 +375,101 @@ async function stop() {
   setState('idle', 'Stopped');
 }
 
-ui.endpoint.textContent = endpoint;
-if (anamApiBaseUrl) {
-  ui.anamApi.textContent = anamApiBaseUrl;
+function showVariables() {
+  const persona = config.personas.find((p) => p.name === ui.persona.value);
+  const variables = persona && persona.variables ? Object.entries(persona.variables) : [];
+  ui.variables.querySelectorAll('label, input, select').forEach((element) => element.remove());
+  for (const [name, rule] of variables) {
+    const id = `variable-${name}`;
+    const label = document.createElement('label');
+    label.htmlFor = id;
+    label.textContent = name;
+    let input;
+    if (Array.isArray(rule.enum)) {
+      input = document.createElement('select');
+      for (const value of ['', ...rule.enum]) {
+        input.append(new Option(value || '(none)', value));
+      }
+    } else {
+      input = document.createElement('input');
+      input.type = 'text';
+      if (rule.maxChars) input.maxLength = rule.maxChars;
+    }
+    input.id = id;
+    input.dataset.variable = name;
+    ui.variables.append(label, input);
+  }
+  ui.variables.hidden = variables.length === 0;
+  const takesPrompt = !persona || persona.prompt !== false;
+  ui.prompt.disabled = !takesPrompt;
+  ui.prompt.placeholder = takesPrompt ? 'e.g. Answer in French.' : 'This persona takes no prompt.';
+}
+
+function showPersonas() {
+  const names = config.personas.map((p) => p.name);
+  if (config.persona && !names.includes(config.persona)) {
+    names.push(config.persona); // asked for by ?persona=, even if this page was not told about it
+  }
+  if (!names.length) {
+    return;
+  }
+  ui.persona.append(new Option('(default persona)', ''));
+  for (const name of names) {
+    ui.persona.append(new Option(name, name));
+  }
+  ui.persona.value = config.persona;
+  ui.personaField.hidden = false;
+  ui.persona.addEventListener('change', showVariables);
+  showVariables();
+}
+
+function resetTurnstile() {
+  turnstileToken = '';
+  if (turnstileWidget !== null && window.turnstile) {
+    window.turnstile.reset(turnstileWidget);
+  }
+}
+
+function showTurnstile() {
+  if (!config.turnstileSiteKey) {
+    return;
+  }
+  ui.turnstile.hidden = false;
+  const script = document.createElement('script');
+  script.src = TURNSTILE_SCRIPT;
+  script.async = true;
+  script.addEventListener('load', () => {
+    turnstileWidget = window.turnstile.render(ui.turnstile, {
+      sitekey: config.turnstileSiteKey,
+      callback: (token) => {
+        turnstileToken = token;
+      },
+      'expired-callback': () => {
+        turnstileToken = '';
+      },
+      'error-callback': () => {
+        turnstileToken = '';
+      },
+    });
+  });
+  script.addEventListener('error', () => {
+    showError('verification', `The human check (${TURNSTILE_SCRIPT}) could not be loaded.`);
+  });
+  document.head.append(script);
+}
+
+ui.notRunning.hidden = true;
+ui.endpoint.textContent = config.endpoint;
+if (config.anamApiBaseUrl) {
+  ui.anamApi.textContent = config.anamApiBaseUrl;
   ui.anamApiLine.hidden = false;
 }
+ui.offlineNote.hidden = !config.offline;
+showPersonas();
+showTurnstile();
 ui.form.addEventListener('submit', (event) => {
   event.preventDefault();
-  void start(ui.prompt.value.trim());
+  void start(ui.prompt.disabled ? '' : ui.prompt.value.trim());
 });
 ui.stop.addEventListener('click', () => void stop());
 setState('idle');

@@ -92,3 +92,21 @@ def test_a_missing_event_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Ca
 
     assert code == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_make_invoke_prints_only_the_answer_on_stdout() -> None:
+    # As a person types it, not inside another make (whose MAKELEVEL would add "Entering directory" lines).
+    env = {k: v for k, v in developer_env().items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+
+    finished = subprocess.run(
+        ["make", "invoke", "EVENT=events/post-with-prompt.json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert json.loads(finished.stdout)["statusCode"] == 200
