@@ -1,20 +1,34 @@
-# The verbs: `make dev`, `make test`, `make lint`, `make build`, `make invoke EVENT=...`, `make bench`, `make deploy`.
+# The verbs: `make dev`, `make test`, `make lint`, `make build`, `make invoke EVENT=...`, `make bench`, `make deploy ENV=dev|prod`.
 # Every target installs what it needs into project-local virtual environments on first use.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# `make dev` and `make invoke` need only the function's runtime and the AWS emulation: a small venv of their own.
+DEV_VENV := .venv-dev
+DEV_PY := $(DEV_VENV)/bin/python
 EVENT ?= events/post-with-prompt.json
+ENV ?= dev
 
-.PHONY: venv test unit lint lint-python lint-template dev invoke build bench deploy clean browser-deps web browser
+.PHONY: venv dev-venv test unit lint lint-python lint-template dev invoke build bench deploy clean browser-deps web browser pause resume
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt src/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+# Progress goes to stderr, so that `make invoke ... | python3 -m json.tool` sees only the answer.
+$(VENV)/.installed: requirements-dev.txt requirements-local.txt src/requirements.txt
+	@echo "make: installing the test and lint tools into $(VENV) (first time only, about a minute)" >&2
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip >&2
+	@$(PY) -m pip install --quiet -r requirements-dev.txt >&2
+	@touch $@
+
+dev-venv: $(DEV_VENV)/.installed
+
+$(DEV_VENV)/.installed: requirements-local.txt src/requirements.txt
+	@echo "make: installing the function's runtime and the AWS emulation into $(DEV_VENV) (first time only, about 20 s)" >&2
+	@$(PYTHON) -m venv $(DEV_VENV)
+	@$(DEV_PY) -m pip install --quiet -r requirements-local.txt >&2
+	@touch $@
 
 ## The whole suite: template checks, then every test (unit, integration, build, browser, fault, property).
 test: venv lint-template build
@@ -34,13 +48,20 @@ lint-python: venv
 lint-template: venv
 	scripts/lint-template.sh
 
-## Serve http://127.0.0.1:3000/session-token locally (offline Anam stand-in unless ANAM_API_KEY is set).
-dev: venv
-	$(PY) -m local.dev_server $(ARGS)
+## Serve http://127.0.0.1:3000/session-token and the example page at http://127.0.0.1:3000/ locally (offline
+## Anam stand-in unless ANAM_API_KEY is set). Builds the page first when node is there and the page is stale.
+dev: dev-venv
+	@scripts/build-web.sh --if-node
+	@$(DEV_PY) -m local.dev_server $(ARGS)
 
-## Run the handler once on an event file, like `sam local invoke -e`, without Docker.
-invoke: venv
-	$(PY) -m local.invoke $(EVENT)
+## Run the handler once on an event file, like `sam local invoke -e`, without Docker. Only the answer on stdout.
+invoke: dev-venv
+	@$(DEV_PY) -m local.invoke $(EVENT)
+
+## Pause or resume all minting: `make pause TABLE=<the stack's QuotaTableName>` (AWS credentials as usual);
+## against `make dev`, add the ENDPOINT it prints. See docs/spend-guard.md.
+pause resume: dev-venv
+	@$(DEV_PY) -m local.spend_switch $@ --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
 ## `sam build` into .aws-sam/build (needs python3.13; pyenv's is found automatically).
 build: .aws-sam/build/template.yaml
@@ -52,9 +73,9 @@ build: .aws-sam/build/template.yaml
 browser-deps:
 	scripts/install-browser-deps.sh
 
-## Build the example page into examples/web/dist.
+## Build the example page into examples/web/dist (npm ci first when node_modules is missing or stale).
 web:
-	cd examples/web && npm ci --no-audit --no-fund && npm run build
+	@scripts/build-web.sh
 
 ## Only the browser test: headless Chromium, the real Anam JS SDK, `make dev` offline.
 browser: venv
@@ -63,8 +84,9 @@ browser: venv
 bench: venv build
 	$(PY) -m scripts.bench
 
+## Deploy one environment's stack with its settings from samconfig.toml: `make deploy ENV=prod`.
 deploy: build
-	scripts/sam.sh deploy --guided
+	scripts/sam.sh deploy --config-env $(ENV)
 
 clean:
-	rm -rf .aws-sam .venv .venv-* .pytest_cache .mypy_cache .ruff_cache examples/web/node_modules examples/web/dist
+	rm -rf .aws-sam .venv .venv-* .pytest_cache .mypy_cache .ruff_cache examples/web/node_modules examples/web/dist test-artifacts

@@ -2,8 +2,9 @@
 # Run the AWS SAM CLI, installed on first use into its own virtual environment (.venv-sam) so that its many
 # pinned dependencies never meet the dev tools in .venv.
 #
-#   scripts/sam.sh build               # sam build into .aws-sam/build (needs python3.13), plus bytecode
-#   scripts/sam.sh deploy --guided     # first deployment; later ones: scripts/sam.sh deploy
+#   scripts/sam.sh build                    # sam build into .aws-sam/build (needs python3.13), plus bytecode
+#   scripts/sam.sh build --use-container    # the same in Docker; the bytecode too, where python3.13 is missing
+#   scripts/sam.sh deploy --config-env dev  # what `make deploy ENV=dev` runs (samconfig.toml's [dev.*])
 #   scripts/sam.sh validate --lint --region us-east-1
 #
 # `sam build` resolves the python3.13 runtime by looking for `python3.13` on PATH. When that is a pyenv shim
@@ -34,16 +35,21 @@ find_python313() {
   fi
 }
 
-needs_python313=false
+building=false
+in_container=false
 for arg in "$@"; do
   case "$arg" in
-    --use-container | -u) needs_python313=false; break ;;
-    build) needs_python313=true ;;
+    build) building=true ;;
+    --use-container | -u) in_container=true ;;
   esac
 done
 
-if [[ "$needs_python313" == true ]]; then
+python313=""
+if [[ "$building" == true ]]; then
   python313="$(find_python313)"
+fi
+
+if [[ "$building" == true && "$in_container" != true ]]; then
   if [[ -z "$python313" ]]; then
     cat >&2 <<'EOF'
 scripts/sam.sh: `sam build` needs a python3.13 interpreter (the function's runtime) and none was found.
@@ -61,12 +67,23 @@ EOF
   export PATH="$shim_dir:$PATH"
 fi
 
+# Lambda's /var/task is read-only, so Python cannot cache bytecode there: a package without .pyc files
+# compiles every bundled module from source at every cold start. Ship the bytecode, as unchecked-hash .pyc
+# files, which stay valid whatever timestamps the files get in the deployment zip. A container build on a
+# machine without python3.13 compiles it with the runtime's own interpreter, from Lambda's python3.13 image.
+compile_bytecode() {
+  local compile=(-m compileall -q -f -j 0 --invalidation-mode unchecked-hash)
+  if [[ -n "$python313" ]]; then
+    "$python313" "${compile[@]}" .aws-sam/build
+  else
+    docker run --rm --user "$(id -u):$(id -g)" --volume "$ROOT/.aws-sam/build:/build" \
+      --entrypoint /var/lang/bin/python3.13 public.ecr.aws/lambda/python:3.13 "${compile[@]}" /build
+  fi
+}
+
 cd "$ROOT"
-if [[ "$needs_python313" != true ]]; then
+if [[ "$building" != true ]]; then
   exec "$SAM" "$@"
 fi
 "$SAM" "$@"
-# Lambda's /var/task is read-only, so Python cannot cache bytecode there: a package without .pyc files
-# compiles every bundled module from source at every cold start. Ship the bytecode, as unchecked-hash .pyc
-# files, which stay valid whatever timestamps the files get in the deployment zip.
-"$python313" -m compileall -q -f -j 0 --invalidation-mode unchecked-hash .aws-sam/build
+compile_bytecode

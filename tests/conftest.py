@@ -7,7 +7,10 @@ and a persona, and an Anam stand-in with no queued behaviour.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,11 +22,12 @@ import pytest
 from botocore.config import Config
 
 from local.anam_stub import AnamStub
-from local.aws_emulation import MotoServer, aws_client, seed
+from local.aws_emulation import MotoServer, aws_client, create_quota_table, seed
 from local.fault_proxy import FaultProxy
+from local.turnstile_stub import STUB_SECRET_KEY, TurnstileStub
 from tests.support.function import Function, Logs, captured_logs
 from tests.support.leak_scan import scan
-from token_vendor import config_store, dependencies
+from token_vendor import config_store, dependencies, spend_ledger_dynamodb
 
 API_KEY = "test-anam-key"
 SECRET_ID = "anam/api-key"
@@ -78,6 +82,7 @@ def aws(aws_proxy: FaultProxy) -> Iterator[FaultProxy]:
     """moto behind a fault-injecting proxy: what the function sees as AWS. No faults queued, counters at 0."""
     aws_proxy.clear_faults()
     aws_proxy.delay_seconds = 0.0
+    aws_proxy.rendezvous = 0
     aws_proxy.reset_counters()
     yield aws_proxy
     aws_proxy.clear_faults()
@@ -133,9 +138,19 @@ def function(
     monkeypatch.setattr("aws_lambda_powertools.logging.logger.is_cold_start", True)
     function = Function()
     yield function
+    # A fetch the function stopped waiting for ends before the next test, so it never logs into that one.
+    settle_background_fetches()
     dependencies.reset()
     scan.register(*function.prompts, *function.tokens)
     request.node.add_report_section("teardown", "error answers", function.error_answers_text())
+
+
+def settle_background_fetches(timeout_seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while any(thread.name.startswith("config-fetch") for thread in threading.enumerate()):
+        if time.monotonic() > deadline:
+            pytest.fail("a configuration fetch was still running 20 s after its test")
+        time.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)
@@ -166,3 +181,47 @@ def aws_admin(moto_server: MotoServer) -> Any:
             self.secrets.put_secret_value(SecretId=SECRET_ID, SecretString=value)
 
     return Admin()
+
+
+QUOTA_TABLE = "anam-token-vendor-quota"
+TURNSTILE_SECRET_KEY = STUB_SECRET_KEY
+scan.always_secret |= {TURNSTILE_SECRET_KEY}
+# The spend guard's DynamoDB client with fewer attempts, as FAST_AWS_CLIENT_CONFIG for the others.
+FAST_DYNAMODB_CLIENT_CONFIG = spend_ledger_dynamodb.CLIENT_CONFIG.merge(
+    Config(retries={"mode": "standard", "total_max_attempts": 2})
+)
+
+
+@pytest.fixture
+def guarded(function_env: dict[str, str], moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The function with the spend guard on (QUOTA_TABLE_NAME), as the template deploys it; its limits at
+    their defaults until a test sets CALLER_SESSIONS_PER_HOUR and the like. Returns the table's name."""
+    table = create_quota_table(moto_server.url, QUOTA_TABLE)  # function_env has just emptied moto
+    monkeypatch.setenv("QUOTA_TABLE_NAME", table)
+    monkeypatch.setenv("MAX_SESSION_LENGTH_SECONDS", "600")
+    monkeypatch.setattr(spend_ledger_dynamodb, "CLIENT_CONFIG", FAST_DYNAMODB_CLIENT_CONFIG)
+    return table
+
+
+@pytest.fixture(scope="session")
+def turnstile_stub() -> Iterator[TurnstileStub]:
+    with TurnstileStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def turnstile(
+    turnstile_stub: TurnstileStub,
+    function_env: dict[str, str],
+    moto_server: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[TurnstileStub]:
+    """Human verification on, against the Turnstile stand-in; the secret holds the key and the Turnstile
+    secret. Tests get a browser's token with `turnstile.issue("app.example.com")`."""
+    turnstile_stub.reset()
+    monkeypatch.setenv("HUMAN_VERIFICATION", "turnstile")
+    monkeypatch.setenv("TURNSTILE_SITEVERIFY_URL", turnstile_stub.siteverify_url)
+    secret = json.dumps({"apiKey": API_KEY, "turnstileSecretKey": TURNSTILE_SECRET_KEY})
+    aws_client("secretsmanager", moto_server.url).put_secret_value(SecretId=SECRET_ID, SecretString=secret)
+    yield turnstile_stub
+    turnstile_stub.reset()

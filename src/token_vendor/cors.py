@@ -1,4 +1,4 @@
-"""CORS headers as SPEC 3 defines them.
+"""CORS headers as docs/contract.md §3 defines them.
 
 Powertools' CORSConfig is close but not the contract: it sends Access-Control-Allow-Methods on preflights from
 origins it refuses, and no `Vary: Origin`. This is the whole rule instead.
@@ -11,6 +11,8 @@ from token_vendor.settings import ANY_ORIGIN
 ALLOWED_METHODS = "POST, OPTIONS"
 ALLOWED_HEADERS = "Content-Type, Authorization"
 PREFLIGHT_MAX_AGE_SECONDS = "600"
+# Not a CORS-safelisted response header: without this, a page on another origin cannot read how long to wait.
+EXPOSED_HEADERS = "Retry-After"
 
 
 def cors_headers(origin: str | None, allowed_origins: frozenset[str], *, preflight: bool) -> dict[str, str]:
@@ -25,4 +27,6 @@ def cors_headers(origin: str | None, allowed_origins: frozenset[str], *, preflig
         headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
         headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
         headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE_SECONDS
+    else:
+        headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
     return headers

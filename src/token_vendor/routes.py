@@ -64,4 +64,6 @@ def method_not_allowed(method: str) -> TokenVendorError:
         hint = f" Methods are case-sensitive: send {method.upper()}, not {method}."
     else:
         hint = ""
-    return TokenVendorError(ErrorCode.METHOD_NOT_ALLOWED, f"method {method[:16]}", method=method[:16], hint=hint)
+    return TokenVendorError(
+        ErrorCode.METHOD_NOT_ALLOWED, f"method {method[:16]}", method=method[:16], hint=hint
+    )

@@ -1,8 +1,8 @@
 """The function's configuration: every environment variable, its default and its check, in one place.
 
 Parsing never raises. Problems are collected and reported as one `configuration_error` at the point of the
-request where configuration is first needed (docs/contract.md §3: checks of the request itself come first), so a typo
-in a variable gives callers a JSON answer and operators a log line, never a crashed environment.
+request where configuration is first needed (docs/contract.md §3: checks of the request itself come first),
+so a typo in a variable gives callers a JSON answer and operators a log line, never a crashed environment.
 """
 
 from __future__ import annotations

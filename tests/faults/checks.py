@@ -16,7 +16,8 @@ _JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
 
 
 def assert_error(answer: Answer, status: int, code: str) -> None:
-    """SPEC 3's error answer: this status and code, JSON with a message and the request id, never cached."""
+    """docs/contract.md §3's error answer: this status and code, JSON with a message and the request id, never
+    cached."""
     assert (answer.status, answer.json().get("code")) == (status, code), answer.body
     assert set(answer.json()) == {"error", "code", "requestId"}
     assert answer.headers["Content-Type"] == "application/json"

@@ -1,8 +1,9 @@
-"""SPEC 5 under Anam faults, over real HTTP: connection resets, 5xx, 429, slowness and garbage answers.
+"""docs/contract.md §5 under Anam faults, over real HTTP: connection resets, 5xx, 429, slowness and garbage
+answers.
 
 Faults are injected by a proxy in front of the Anam stand-in (`anam_proxy`): every faulted attempt is answered
 by the proxy, so the stand-in mints a token only for an attempt that gets through. What a case checks: the
-SPEC's status and code, how many attempts the function made, that Anam minted at most one token, and that
+contract's status and code, how many attempts the function made, that Anam minted at most one token, and that
 neither the key, nor the prompt, nor a token reached the answer or the log.
 """
 

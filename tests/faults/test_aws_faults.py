@@ -1,4 +1,5 @@
-"""SPEC 6 under AWS faults, over real HTTP: Secrets Manager and SSM throttling, failing, resetting, stalling.
+"""docs/contract.md §6 under AWS faults, over real HTTP: Secrets Manager and SSM throttling, failing,
+resetting, stalling.
 
 At a cold start nothing is held: a fault that outlasts the SDK's retries is a 503 with Retry-After, one that
 does not is absorbed. At a refresh the held values are served and a warning logged. The `function` fixture

@@ -1,4 +1,4 @@
-"""SPEC 5's one retry after a 401, with a freshly fetched key, when faults strike around it.
+"""docs/contract.md §5's one retry after a 401, with a freshly fetched key, when faults strike around it.
 
 Each case starts warm, holding the old key; then Anam stops accepting it and the operator (maybe) puts a new
 one in Secrets Manager. The 401 is the stand-in's own; the proxy and AWS add faults after it.

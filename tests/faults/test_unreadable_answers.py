@@ -1,5 +1,5 @@
-"""SPEC 3 and 5 for a 200 whose body cannot be read: Anam has minted a token, so the answer is 502
-upstream_invalid_response after that one attempt, and when the body stops arriving past the budget, 504
+"""docs/contract.md §3 and §5 for a 200 whose body cannot be read: Anam has minted a token, so the answer is
+502 upstream_invalid_response after that one attempt, and when the body stops arriving past the budget, 504
 upstream_timeout, also after one attempt ("a read timeout is not retried: Anam may have minted a token").
 
 A failure to read the body is not a failure to connect: it is never retried as one.

@@ -1,4 +1,4 @@
-"""SPEC 3, CORS, through the handler: the same answers in tests, `sam local` and AWS."""
+"""docs/contract.md §3, CORS, through the handler: the same answers in tests, `sam local` and AWS."""
 
 import pytest
 

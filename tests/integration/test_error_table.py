@@ -1,4 +1,4 @@
-"""Every row of SPEC 3's error table, through the real handler, moto and the Anam stand-in.
+"""Every row of docs/contract.md §3's error table, through the real handler, moto and the Anam stand-in.
 
 Each error answer is JSON with a message, the code and the request id, and never leaks Anam's own words,
 an ARN or the key.
@@ -79,7 +79,9 @@ def test_post_spelled_in_another_case_mints_nothing(function, anam, method):
 
 
 def test_options_spelled_in_another_case_is_no_preflight(function):
-    assert_error(function.request("options", headers={"origin": "https://app.example.com"}), 405, "method_not_allowed")
+    assert_error(
+        function.request("options", headers={"origin": "https://app.example.com"}), 405, "method_not_allowed"
+    )
 
 
 def test_caller_jwt_required_refuses_a_post_without_verified_claims_401(function, anam, monkeypatch):

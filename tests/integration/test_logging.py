@@ -1,4 +1,4 @@
-"""SPEC 7: one structured line per request, and none of the secrets in any line."""
+"""docs/contract.md §7: one structured line per request, and none of the secrets in any line."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""SPEC 7, traces: subsegments are opt-in, cost no import when off, and carry no secret when on.
+"""docs/contract.md §7, traces: subsegments are opt-in, cost no import when off, and carry no secret when on.
 
 Tracing patches botocore and requests for the whole process, so each case runs the handler in a child
 process, set up as Lambda runs it, with the X-Ray daemon played by a UDP socket on 127.0.0.1.

@@ -1,6 +1,7 @@
-"""SPEC sections 3 and 4 restated as plain functions: what the properties compare the function against.
+"""docs/contract.md §3 and §4 restated as plain functions: what the properties compare the function against.
 
-Written from the SPEC's words, not from the code: where the two disagree, a property fails and shows where.
+Written from the contract's words, not from the code: where the two disagree, a property fails and shows
+where.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def media_type(content_type: str | None) -> str:
 def request_outcomes(
     content_type: str | None, body: str | None, is_base64: bool, prompt_max_chars: int
 ) -> set[Outcome]:
-    """What SPEC 3 allows as the answer to a POST: error codes, or the request accepted with its prompt.
+    """What docs/contract.md §3 allows as the answer to a POST: error codes, or the request accepted with its
+    prompt.
 
-    A set, because where a request breaks two rules at the same step the SPEC does not say which one answers.
+    A set, because where a request breaks two rules at the same step the contract does not say which one
+    answers.
     """
     if media_type(content_type) not in ("", *ACCEPTED_MEDIA_TYPES):
         return {"unsupported_media_type"}
@@ -76,7 +79,8 @@ def request_outcomes(
 
 
 def _field_refusals(value: Mapping[str, Any], prompt_max_chars: int) -> set[Outcome]:
-    """SPEC 3's field checks: each field of the wrong type, a prompt with control characters or too long."""
+    """docs/contract.md §3's field checks: each field of the wrong type, a prompt with control characters or
+    too long."""
     refusals: set[Outcome] = set()
     for name in ("persona", "turnstileToken"):
         if value.get(name) is not None and not isinstance(value[name], str):
@@ -119,13 +123,14 @@ def strict_json(text: str) -> Any:
 
 
 def takes_prompt(config: Mapping[str, Any]) -> bool:
-    """SPEC 4: a saved persona, or one whose conversation the client drives, cannot take a prompt."""
+    """docs/contract.md §4: a saved persona, or one whose conversation the client drives, cannot take a
+    prompt."""
     llm_id = config.get("llmId", config.get("brainType"))
     return "personaId" not in config and llm_id != CLIENT_DRIVEN_LLM
 
 
 def merged_persona(config: Mapping[str, Any], prompt: str | None, cap: int | None) -> dict[str, Any]:
-    """SPEC 4's rules applied to a stored persona config, one by one, into a new dict."""
+    """docs/contract.md §4's rules applied to a stored persona config, one by one, into a new dict."""
     merged = dict(config)
     if "brainType" in merged:
         merged["llmId"] = merged.pop("brainType")
@@ -145,7 +150,7 @@ def merged_persona(config: Mapping[str, Any], prompt: str | None, cap: int | Non
 
 
 def split_template(stored: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
-    """SPEC 4's two forms: (the persona config, the request body's other keys)."""
+    """docs/contract.md §4's two forms: (the persona config, the request body's other keys)."""
     if "personaConfig" in stored:
         return stored["personaConfig"], {k: v for k, v in stored.items() if k != "personaConfig"}
     return stored, {}

@@ -222,7 +222,8 @@ template_other_fields = st.dictionaries(
 
 
 def stored_as_either_form(configs: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    """SPEC 4's two forms of the parameter: the persona config itself, or a request-body template."""
+    """docs/contract.md §4's two forms of the parameter: the persona config itself, or a request-body
+    template."""
     return configs | st.builds(
         lambda config, others: {**others, "personaConfig": config}, configs, template_other_fields
     )

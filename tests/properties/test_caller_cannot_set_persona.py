@@ -1,6 +1,6 @@
-"""SPEC 3 and 4: the persona is defined on the server. Whatever JSON object a caller sends (any keys,
-repeated, \\u-escaped, any values), Anam gets the stored persona merged with at most the caller's prompt (the suite's default persona
-declares no variables).
+"""docs/contract.md §3 and §4: the persona is defined on the server. Whatever JSON object a caller sends (any
+keys, repeated, \\u-escaped, any values), Anam gets the stored persona merged with at most the caller's prompt
+(the suite's default persona declares no variables).
 """
 
 import json

@@ -1,6 +1,6 @@
-"""SPEC 3 through the real handler: any HTTP API event (any method, content type, body and base64 flag) gets a
-JSON answer with a code, or a token, or an empty preflight; never an exception, never a 5xx other than the
-documented ones for the configuration or the dependency at fault.
+"""docs/contract.md §3 through the real handler: any HTTP API event (any method, content type, body and base64
+flag) gets a JSON answer with a code, or a token, or an empty preflight; never an exception, never a 5xx other
+than the documented ones for the configuration or the dependency at fault.
 
 Each property runs its examples in one execution environment (the `function` fixture), against moto and the
 Anam stand-in; examples do not depend on each other, as the configuration is the same for all of them.
@@ -67,7 +67,8 @@ def what_the_caller_got(response: HttpResponse, api_event: dict[str, Any]) -> st
 def invoke(
     function: Function, method: str, content_type: str | None, body: tuple[str | None, bool]
 ) -> tuple[str, set[str]]:
-    """What the caller got, and what SPEC 3 allows for this request when everything it needs works."""
+    """What the caller got, and what docs/contract.md §3 allows for this request when everything it needs
+    works."""
     text, is_base64 = body
     api_event = event_for(method, content_type, text, is_base64)
     got = what_the_caller_got(http_response(function.invoke(api_event)), api_event)

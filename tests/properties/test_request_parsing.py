@@ -1,5 +1,6 @@
-"""SPEC 3's request checks as properties of `parse_token_request`: for any body, content type and base64 flag,
-the answer is the one SPEC 3 gives (spec_model.request_outcomes), a 4xx with a code, and never an exception.
+"""docs/contract.md §3's request checks as properties of `parse_token_request`: for any body, content type and
+base64 flag, the answer is the one docs/contract.md §3 gives (spec_model.request_outcomes), a 4xx with a code,
+and never an exception.
 """
 
 import base64

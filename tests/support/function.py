@@ -59,8 +59,9 @@ class Function:
         body = json.dumps(payload) if payload is not None else None
         return self.request("POST", body, headers, **kwargs)
 
-    def invoke(self, event: Any) -> Any:
-        return lambda_handler(event, LambdaContext())
+    def invoke(self, event: Any, timeout_seconds: float = 15.0) -> Any:
+        """Any other event, as EventBridge or `aws lambda invoke` sends it."""
+        return lambda_handler(event, LambdaContext(timeout_seconds=timeout_seconds))
 
     @property
     def tokens(self) -> list[str]:
@@ -77,11 +78,14 @@ class Function:
 
 
 def _prompts_in(body: bytes | str | None) -> list[str]:
+    """What a visitor typed into a request: its prompt and its variables' values."""
     try:
-        prompt = json.loads(body or "").get("prompt")
+        fields = json.loads(body or "")
+        prompt, variables = fields.get("prompt"), fields.get("variables")
     except (ValueError, AttributeError, UnicodeDecodeError):
         return []
-    return [prompt] if isinstance(prompt, str) else []
+    values = list(variables.values()) if isinstance(variables, dict) else []
+    return [text for text in (prompt, *values) if isinstance(text, str)]
 
 
 class Logs:

@@ -1,4 +1,5 @@
-"""SPEC 3, CORS: allowed origins get the headers, others get none, and no configuration means no CORS."""
+"""docs/contract.md §3, CORS: allowed origins get the headers, others get none, and no configuration means no
+CORS."""
 
 from token_vendor.cors import cors_headers
 
@@ -13,10 +14,11 @@ def test_an_allowed_origins_preflight_gets_origin_methods_headers_and_vary():
     assert headers["Vary"] == "Origin"
 
 
-def test_an_allowed_origins_request_gets_the_allow_origin_header():
+def test_an_allowed_origins_request_gets_the_allow_origin_header_and_may_read_retry_after():
     assert cors_headers("https://app.example.com", ALLOWED, preflight=False) == {
         "Vary": "Origin",
         "Access-Control-Allow-Origin": "https://app.example.com",
+        "Access-Control-Expose-Headers": "Retry-After",
     }
 
 

@@ -1,4 +1,4 @@
-"""SPEC 3, the request: what a caller may send, and the order in which checks answer."""
+"""docs/contract.md §3, the request: what a caller may send, and the order in which checks answer."""
 
 import base64
 import json
@@ -104,7 +104,11 @@ def test_an_unknown_field_name_is_quoted_and_cut_short_in_the_message():
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [('{"persona": 1}', "persona"), ('{"turnstileToken": []}', "turnstileToken"), ('{"variables": "a"}', "variables")],
+    [
+        ('{"persona": 1}', "persona"),
+        ('{"turnstileToken": []}', "turnstileToken"),
+        ('{"variables": "a"}', "variables"),
+    ],
 )
 def test_a_new_field_of_the_wrong_type_is_refused_naming_it(body, field):
     error = refusal(body)
@@ -125,7 +129,11 @@ def test_persona_variables_and_turnstile_token_are_read():
         False,
         100,
     )
-    assert (request.persona, dict(request.variables), request.turnstile_token) == ("sales", {"page": "docs"}, "t")
+    assert (request.persona, dict(request.variables), request.turnstile_token) == (
+        "sales",
+        {"page": "docs"},
+        "t",
+    )
 
 
 @pytest.mark.parametrize(

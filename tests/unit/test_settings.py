@@ -1,4 +1,5 @@
-"""SPEC 2: the environment variables, their defaults, and invalid values reported as configuration errors."""
+"""docs/contract.md §2: the environment variables, their defaults, and invalid values reported as
+configuration errors."""
 
 import pytest
 

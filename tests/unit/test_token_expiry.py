@@ -1,4 +1,4 @@
-"""SPEC 3, success: `expiresAt` is the token's `exp` claim, unverified, and left out without one."""
+"""docs/contract.md §3, success: `expiresAt` is the token's `exp` claim, unverified; none without one."""
 
 import base64
 import json
