@@ -39,6 +39,18 @@ def get_anam_client() -> AnamClient:
         return _anam_client()
 
 
+def get_guard() -> SpendGuard | None:
+    """The spend guard (docs/contract.md §9), or None when QUOTA_TABLE_NAME is unset."""
+    with _building:
+        return _guard()
+
+
+def get_human_check() -> HumanCheck | None:
+    """The human verification (docs/contract.md §10), or None when HUMAN_VERIFICATION is off."""
+    with _building:
+        return _human_check()
+
+
 @cache
 def _settings() -> Settings:
     settings = Settings.from_environ(os.environ)
@@ -68,8 +80,7 @@ def _anam_client() -> AnamClient:
 
 
 @cache
-def get_guard() -> SpendGuard | None:
-    """The spend guard (docs/contract.md §9), or None when QUOTA_TABLE_NAME is unset."""
+def _guard() -> SpendGuard | None:
     settings = get_settings()
     if settings.quota_table_name is None:
         return None
@@ -78,8 +89,7 @@ def get_guard() -> SpendGuard | None:
 
 
 @cache
-def get_human_check() -> HumanCheck | None:
-    """The human verification (docs/contract.md §10), or None when HUMAN_VERIFICATION is off."""
+def _human_check() -> HumanCheck | None:
     settings = get_settings()
     if not settings.turnstile_enabled:
         return None
@@ -91,6 +101,6 @@ def reset() -> None:
     _settings.cache_clear()
     _vendor.cache_clear()
     _anam_client.cache_clear()
-    get_guard.cache_clear()
+    _guard.cache_clear()
     _aws_clients.cache_clear()
-    get_human_check.cache_clear()
+    _human_check.cache_clear()

@@ -86,6 +86,9 @@ def _load_everything() -> None:
         )
         anam.start()
         vendor.warm()
+        # Built now so that the first request does not pay for their clients (no call is made).
+        dependencies.get_guard()
+        dependencies.get_human_check()
     except TokenVendorError as err:
         code = str(err.code)
     except Exception:

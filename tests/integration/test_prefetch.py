@@ -22,7 +22,7 @@ from local.anam_stub import AnamStub
 from local.fault_proxy import FaultProxy, aws_unavailable
 from tests.faults.checks import wait_until
 from tests.support.function import Function, Logs
-from token_vendor import prefetch
+from token_vendor import dependencies, prefetch
 
 
 def new_environment(monkeypatch: pytest.MonkeyPatch, init_type: str) -> None:
@@ -48,6 +48,30 @@ def test_the_first_request_after_a_prefetching_init_makes_no_aws_call_and_opens_
     assert answer.status == 200, answer.body
     assert aws.requests_seen == 2, "the key and the persona were ready"
     assert anam.connections_opened == 1, "the connection opened during the init was used"
+
+
+@pytest.mark.usefixtures("guarded")
+def test_with_the_spend_guard_on_the_first_request_after_a_prefetching_init_builds_no_client(
+    function: Function, aws: FaultProxy, monkeypatch: pytest.MonkeyPatch
+):
+    built: list[str] = []
+    original = dependencies.aws_clients
+
+    def counting_factory():
+        make = original()
+        return lambda service, config: built.append(service) or make(service, config)
+
+    monkeypatch.setattr(dependencies, "aws_clients", counting_factory)
+    new_environment(monkeypatch, "on-demand")
+    wait_until(prefetch_over)
+    built_during_the_init = list(built)
+
+    answer = function.post()
+
+    assert answer.status == 200, answer.body
+    assert "dynamodb" in built_during_the_init
+    assert built == built_during_the_init, "the first request built no client"
+    assert [t for t in aws.targets_seen if "DynamoDB" in t] == ["DynamoDB_20120810.TransactWriteItems"]
 
 
 def test_a_request_that_arrives_while_the_prefetch_runs_joins_its_fetches_instead_of_fetching_again(
