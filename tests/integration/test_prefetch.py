@@ -22,7 +22,7 @@ from local.anam_stub import AnamStub
 from local.fault_proxy import FaultProxy, aws_unavailable
 from tests.faults.checks import wait_until
 from tests.support.function import Function, Logs
-from token_vendor import dependencies, prefetch
+from token_vendor import config_store, dependencies, prefetch
 
 
 def new_environment(monkeypatch: pytest.MonkeyPatch, init_type: str) -> None:
@@ -55,11 +55,15 @@ def test_with_the_spend_guard_on_the_first_request_after_a_prefetching_init_buil
     function: Function, aws: FaultProxy, monkeypatch: pytest.MonkeyPatch
 ):
     built: list[str] = []
-    original = dependencies.aws_clients
 
     def counting_factory():
-        make = original()
-        return lambda service, config: built.append(service) or make(service, config)
+        make = config_store.aws_clients()
+
+        def client(service, config):
+            built.append(service)
+            return make(service, config)
+
+        return client
 
     monkeypatch.setattr(dependencies, "aws_clients", counting_factory)
     new_environment(monkeypatch, "on-demand")
