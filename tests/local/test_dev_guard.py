@@ -4,7 +4,6 @@ frontend developer meets the 429 a visitor would; `--no-guard` turns it off."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -14,14 +13,6 @@ from local.emulation import Emulation, EmulationOptions, start
 from tests.local.processes import DevServer
 
 DEFAULT_HOURLY_TOKENS = 10  # CALLER_SESSIONS_PER_HOUR's default
-
-
-@pytest.fixture
-def running() -> Iterator[list[Emulation]]:
-    started: list[Emulation] = []
-    yield started
-    for emulation in started:
-        emulation.stop()
 
 
 def test_the_guards_table_is_made_from_the_templates_definition(running: list[Emulation]) -> None:

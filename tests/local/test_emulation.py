@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ from local.emulation import (
     EmulationOptions,
     start,
 )
-
-
-@pytest.fixture
-def running() -> Iterator[list[Emulation]]:
-    started: list[Emulation] = []
-    yield started
-    for emulation in started:
-        emulation.stop()
 
 
 def test_the_example_persona_is_an_ephemeral_persona_that_takes_a_prompt() -> None:

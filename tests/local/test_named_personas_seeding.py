@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from local.emulation import DEFAULT_PERSONAS_DIR, Emulation, EmulationError, Emu
 from token_vendor.persona import parse_template
 
 EXAMPLES = sorted(DEFAULT_PERSONAS_DIR.glob("*.json"))
-
-
-@pytest.fixture
-def running() -> Iterator[list[Emulation]]:
-    started: list[Emulation] = []
-    yield started
-    for emulation in started:
-        emulation.stop()
 
 
 def start_with(
