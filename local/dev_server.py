@@ -105,12 +105,15 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server = LocalHTTPServer((args.host, args.port), _DevHandler)
     except OSError as exc:
-        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        if exc.errno == errno.EADDRINUSE:
+            reason = f'the port is already in use; pick another: make dev ARGS="--port {args.port + 1}"'
+        else:
+            reason = exc.strerror or str(exc)
         print(f"dev_server: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return EXIT_CANNOT_START
     emulation = None
     try:
-        os.environ["ALLOWED_ORIGINS"] = args.allowed_origins
+        os.environ["ALLOWED_ORIGINS"] = _with_own_origin(args.allowed_origins, args.host, args.port)
         emulation = start(
             EmulationOptions(
                 persona_path=args.persona,
@@ -149,11 +152,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _spend_guard_notice(table: str, endpoint_url: str) -> str:
-    switch = f"python -m local.spend_switch {{}} --table {table} --endpoint-url {endpoint_url}"
+    switch = f"make {{}} TABLE={table} ENDPOINT={endpoint_url}"
     return (
-        "Spend guard on (--no-guard turns it off): 10 tokens an hour per caller, or CALLER_SESSIONS_PER_HOUR."
+        "Spend guard on (--no-guard turns it off): 10 tokens an hour per caller, or CALLER_SESSIONS_PER_HOUR;"
+        " restarting make dev empties it."
         f"\n  Pause minting: {switch.format('pause')}\n  Resume: {switch.format('resume')}"
     )
+
+
+def _with_own_origin(allowed_origins: str, host: str, port: int) -> str:
+    """The example page this server serves calls the endpoint from the server's own origin."""
+    origins = [origin.strip() for origin in allowed_origins.split(",") if origin.strip()]
+    if "*" in origins:
+        return allowed_origins
+    own = [f"http://{name}:{port}" for name in dict.fromkeys([host, "127.0.0.1", "localhost"])]
+    return ",".join(dict.fromkeys([*origins, *own]))
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -34,8 +34,7 @@ def http_conventions(app: APIGatewayHttpResolver, next_middleware: NextMiddlewar
     method = event.request_context.http.method
     origin, allowed_origins = event.headers.get("origin"), get_settings().allowed_origins
     cors = cors_headers(origin, allowed_origins, preflight=method == "OPTIONS")
-    if origin and allowed_origins and "Access-Control-Allow-Origin" not in cors:
-        logger.info("Origin not allowed: no CORS headers", extra={"origin": origin[:100]})
+    refused_origin = bool(origin and allowed_origins) and "Access-Control-Allow-Origin" not in cors
     response.headers.update(cors)
     response.headers["Cache-Control"] = "no-store"
     logger.info(
@@ -45,14 +44,20 @@ def http_conventions(app: APIGatewayHttpResolver, next_middleware: NextMiddlewar
             "status": response.status_code,
             "code": code or None,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            # A browser on this origin cannot read the answer: the first thing to look for when a page fails.
+            "origin_refused": (origin or "")[:100] if refused_origin else None,
         },
     )
     return response
 
 
+# 5xx answers that are the operator's own limits at work, not failures: logged as refusals.
+_OPERATOR_REFUSALS = frozenset({ErrorCode.BUDGET_EXHAUSTED, ErrorCode.MINTING_PAUSED})
+
+
 def _log_rejection(err: TokenVendorError) -> None:
     count_rejection(str(err.code))
-    if err.status >= 500:
+    if err.status >= 500 and err.code not in _OPERATOR_REFUSALS:
         logger.error("Request failed", extra={"code": str(err.code), "detail": err.detail})
     elif err.detail:
         logger.info("Request refused", extra={"code": str(err.code), "detail": err.detail})

@@ -58,3 +58,11 @@ def test_without_allowed_origins_there_are_no_cors_headers(function, monkeypatch
     assert answer.status == 204
     assert access_control(answer.headers) == {}
     assert "Vary" not in answer.headers
+
+
+def test_the_request_line_names_an_origin_whose_browser_cannot_read_the_answer(function, logs):
+    function.post(headers={"origin": "https://evil.example.com"})
+    function.post()
+
+    refused, allowed = (record.get("origin_refused") for record in logs.with_message("Request handled"))
+    assert (refused, allowed) == ("https://evil.example.com", None)

@@ -4,6 +4,9 @@ frontend developer meets the 429 a visitor would; `--no-guard` turns it off."""
 from __future__ import annotations
 
 import io
+import re
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -50,6 +53,31 @@ def test_a_developer_meets_the_hourly_limit_unless_the_guard_is_off(
     server = DevServer(*args)
     try:
         assert statuses(server, DEFAULT_HOURLY_TOKENS + 1) == [200] * DEFAULT_HOURLY_TOKENS + [last_status]
-        assert any("local.spend_switch pause" in line for line in server.stdout) is (last_status == 429)
+        assert any("Pause minting: make pause" in line for line in server.stdout) is (last_status == 429)
+    finally:
+        server.stop()
+
+
+def test_the_pause_command_make_dev_prints_pauses_its_guard() -> None:
+    server = DevServer()
+    try:
+        url = f"{server.wait_until_serving()}/session-token"
+        printed = next(line for line in server.stdout if "Pause minting: make pause" in line)
+        table, endpoint = re.search(r"TABLE=(\S+) ENDPOINT=(\S+)", printed).groups()  # type: ignore[union-attr]
+        switch = [
+            sys.executable,
+            "-m",
+            "local.spend_switch",
+            "pause",
+            "--table",
+            table,
+            "--endpoint-url",
+            endpoint,
+        ]
+        subprocess.run(switch, check=True, capture_output=True, timeout=60)
+
+        answer = requests.post(url, json={}, timeout=10)
+
+        assert (answer.status_code, answer.json()["code"]) == (503, "minting_paused")
     finally:
         server.stop()
