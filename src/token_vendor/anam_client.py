@@ -33,6 +33,9 @@ from token_vendor.observability import logger, redact
 
 TOKEN_PATH = "/v1/auth/session-token"  # noqa: S105 (a URL path, not a secret)
 MAX_RETRIES = 2  # after the first attempt, for 5xx and connection errors only
+# requests applies a timeout to the connect and to each read apart, not to their sum: an attempt may connect
+# for this long at most, and reads for what is left, so that connect and read together end by the deadline.
+CONNECT_TIMEOUT_SECONDS = 2.0
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_CAP_SECONDS = 2.0
 _REJECTED = frozenset({400, 403, 404, 422})
@@ -215,7 +218,7 @@ class AnamClient:
                     self.url,
                     data=payload,
                     headers=headers,
-                    timeout=remaining,
+                    timeout=attempt_timeouts(remaining),
                     allow_redirects=False,
                     stream=True,
                 )
@@ -240,6 +243,12 @@ class AnamClient:
             raise TokenVendorError(ErrorCode.UPSTREAM_UNAVAILABLE, f"{failure}; no time left to retry")
         logger.warning("Retrying Anam", extra={"attempt": attempt + 1, "failure": failure})
         self._sleep(delay)
+
+
+def attempt_timeouts(remaining: float) -> tuple[float, float]:
+    """(connect, read) timeouts that add up to `remaining`: a slow connect cannot push the read past it."""
+    connect = min(CONNECT_TIMEOUT_SECONDS, remaining / 2)
+    return connect, remaining - connect
 
 
 def _receive(response: requests.Response) -> _Answer:
@@ -305,7 +314,8 @@ def _anam_message(answer: _Answer, redactions: tuple[str, ...]) -> str:
     if isinstance(value, dict):
         parts = [value[k] for k in ("message", "error") if isinstance(value.get(k), str)]
         if parts:
-            return redact(" / ".join(parts)[:300], redactions)
+            # Redacted before it is cut short: a secret cut in two would no longer match.
+            return redact(" / ".join(parts), redactions)[:300]
     return _describe_body(answer)
 
 

@@ -17,7 +17,7 @@ from token_vendor.anam_client import SessionToken
 from token_vendor.caller import identify, require_authenticated
 from token_vendor.dependencies import get_guard, get_human_check, get_settings, get_vendor
 from token_vendor.observability import count, logger
-from token_vendor.persona import build_request_body, session_seconds
+from token_vendor.persona import build_request_body, caller_values, session_seconds
 from token_vendor.request import parse_token_request
 
 # Time kept back from the Lambda's remaining time for answering after the last outside call.
@@ -63,7 +63,7 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
         )
     try:
         anam_deadline = min(deadline, time.monotonic() + settings.anam_timeout_seconds)
-        sensitive = (request.prompt or "", *request.variables.values())
+        sensitive = caller_values(template, request.prompt, request.variables, caller.claims)
         token = vendor.issue(credentials, body, anam_deadline, sensitive)
     except BaseException:
         if guard is not None and reservation is not None:

@@ -137,6 +137,16 @@ def build_request_body(
     return {**template.other_fields, "personaConfig": config}
 
 
+def caller_values(
+    template: PersonaTemplate, prompt: str | None, variables: Mapping[str, str], claims: Mapping[str, str]
+) -> tuple[str, ...]:
+    """What the caller put into the persona (the prompt, variable values, the claims the persona reads): kept
+    out of every log line, since Anam may echo any of it back in an error message."""
+    rules = template.caller_input.variables or {}
+    claimed = (claims.get(rule.claim, "") for rule in rules.values() if rule.claim)
+    return tuple(value for value in (prompt, *variables.values(), *claimed) if value)
+
+
 def session_seconds(body: Mapping[str, Any], max_session_length_seconds: int | None) -> int | None:
     """The longest session the token in `body` can start, for the spend guard (§9): the ephemeral persona's
     limit after the clamp, or MAX_SESSION_LENGTH_SECONDS for a saved one (whose limit is set in Anam Lab)."""

@@ -24,7 +24,7 @@ import threading
 import time
 
 from token_vendor import dependencies
-from token_vendor.anam_client import AnamClient
+from token_vendor.anam_client import CONNECT_TIMEOUT_SECONDS, AnamClient
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.observability import logger
 
@@ -35,8 +35,6 @@ SNAP_START = "snap-start"
 # It takes well under a second when AWS and Anam answer; past this, the init ends and the prefetch goes on in
 # the background, where the first request joins the fetches it has in flight.
 INIT_BOUND_SECONDS = 2.0
-# Connecting to Anam (TCP and TLS), on its own: a slow connect must not keep the key and persona waiting.
-ANAM_CONNECT_TIMEOUT_SECONDS = 2.0
 
 
 def start() -> None:
@@ -107,7 +105,7 @@ def _load_everything() -> None:
 
 def _connect(anam: AnamClient) -> None:
     try:
-        anam.connect(ANAM_CONNECT_TIMEOUT_SECONDS)
+        anam.connect(CONNECT_TIMEOUT_SECONDS)
     except Exception as exc:  # OSError mostly (refused, timed out, ssl.SSLError): the first request connects
         logger.warning(
             "Could not open the connection to Anam ahead of time", extra={"error": type(exc).__name__}

@@ -227,3 +227,17 @@ def test_a_slow_anam_is_waited_for_within_the_budget_and_never_asked_twice_past_
     wait_until(lambda: len(anam.requests) == 1)  # the slow attempt reaches Anam late, but it does
     assert anam_proxy.requests_seen == outcome.attempts
     assert_nothing_leaked(answer, logs)
+
+
+def test_a_long_prompt_anam_echoes_back_leaves_no_fragment_in_the_log(
+    function: Function, anam_proxy: FaultProxy, logs: Logs
+):
+    # Past the 300 characters of Anam's message that are logged: cut first, it would escape redaction.
+    prompt = "Ms. Quinlan-Okafor's invoice " + "".join(f"{n:03d}-" for n in range(60))
+    anam_proxy.enqueue(Fault.status(400, {"message": f"{'x' * 250} refused: {prompt}"}))
+
+    answer = function.post({"prompt": prompt})
+
+    assert_answer(answer, 502, "upstream_rejected")
+    assert "Quinlan" not in logs.text
+    assert "[redacted]" in logs.text
