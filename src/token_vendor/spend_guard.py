@@ -6,8 +6,8 @@ answers when several apply. Where the counters live is the ledger's business (`S
 `spend_ledger_dynamodb`, an in-memory fake in the tests); it adds them all at once or not at all.
 
 The ledger never sees who the caller is: a caller's counters are keyed by an HMAC of the identity under a key
-that a reader of the table does not have (the secret's `callerHashKey`, else the Anam API key itself). A plain
-hash would not do: all 2^32 IPv4 addresses are hashed in minutes.
+that a reader of the table does not have: the Anam API key itself. A plain hash would not do: all 2^32 IPv4
+addresses are hashed in minutes.
 """
 
 from __future__ import annotations
@@ -205,6 +205,12 @@ class LedgerSpendGuard:
         try:
             self._ledger.add(counters, deadline)
         except LedgerRefused as refused:
+            for counter in refused.refused:
+                if counter.window.is_budget:
+                    # No room for one more session: full, as far as the 80 % alarm is concerned. Published on
+                    # each such refusal, as a burst may spend a budget between two samples, after which no
+                    # reservation succeeds to sample it again.
+                    record_budget_used(str(counter.window), 100.0)
             raise refusal(refused, now) from None
         self._sample_budgets(counters, deadline)
         return Reservation(counters, deadline)

@@ -4,12 +4,14 @@ warm-ups retried by no one but the schedule, and logs that survive the stack."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
 
 from local.anam_stub import Reply
-from local.aws_emulation import create_quota_table
+from local.aws_emulation import aws_client, create_quota_table
+from local.spend_switch import pause
 from tests.conftest import PERSONA
 from tests.template.deployed import Deployed
 from token_vendor.observability import metrics
@@ -79,14 +81,19 @@ def test_every_metric_an_alarm_watches_is_one_the_function_emits(
 ):
     deployed = Deployed()
     run_as_deployed(deployed, function_env, moto_server, monkeypatch)
+    # A day's budget of one session (the template's default cap: 600 s), so that the guard's refusals show.
+    monkeypatch.setenv("DAILY_SESSION_MINUTES", "10")
     capsys.readouterr()
 
     aws_admin.put_persona("{not json")
     assert function.invoke({"warmup": True})["warmed"] is False
     aws_admin.put_persona(json.dumps(PERSONA))
-    assert function.post().status == 200
     anam.enqueue(Reply(503), Reply(503), Reply(503))
-    assert function.post().status == 502
+    assert function.post().status == 502  # its reservation given back
+    assert function.post().status == 200
+    assert function.post().json()["code"] == "budget_exhausted"
+    pause(aws_client("dynamodb", moto_server.url), os.environ["QUOTA_TABLE_NAME"])
+    assert function.post().json()["code"] == "minting_paused"
 
     watched, emitted = watched_metrics(deployed), emitted_metrics(capsys.readouterr().out)
     assert watched, "the template's alarms watch none of the function's metrics"

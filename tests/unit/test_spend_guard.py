@@ -222,6 +222,22 @@ def test_budget_use_is_published_at_most_once_a_minute_per_environment(ledger, c
     assert values == [("daily", [10.0]), ("monthly", [1.0]), ("daily", [30.0]), ("monthly", [3.0])]
 
 
+def test_a_spent_budget_is_published_as_full_on_every_refusal_so_a_burst_cannot_slip_past_the_alarm(
+    ledger, capsys
+):
+    clock = Clock()
+    limited = LedgerSpendGuard(ledger, Limits(0, 0, 10, None), clock=clock)
+    reserve(limited, identity="a", seconds=600)
+    capsys.readouterr()
+
+    assert refused(limited, identity="b", seconds=600).code is ErrorCode.BUDGET_EXHAUSTED
+
+    published = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if "BudgetUsedPercent" in line
+    ]
+    assert [(line["budget"], line["BudgetUsedPercent"]) for line in published] == [("daily", [100.0])]
+
+
 def test_a_token_without_a_session_cap_counts_against_the_callers_limits_only(ledger):
     reserve(guard(ledger, caller_sessions_per_hour=1), seconds=None)
     assert refused(guard(ledger, caller_sessions_per_hour=1), seconds=None).code is ErrorCode.QUOTA_EXCEEDED
