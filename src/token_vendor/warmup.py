@@ -1,4 +1,5 @@
-"""The schedule's warm-up (docs/contract.md §6): load the key and the persona(s), mint nothing, never raise.
+"""The schedule's warm-up (docs/contract.md §6): load the key and the persona(s), check that the secret holds
+what human verification needs, mint nothing, never raise.
 
 A failed warm-up answers `{"warmed": false, "error": code}` and counts `WarmUpFailures`, which an alarm
 watches: a broken configuration is noticed on the schedule, before a visitor meets it.
@@ -10,8 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from token_vendor.dependencies import get_vendor
+from token_vendor.dependencies import get_human_check, get_vendor
 from token_vendor.errors import ErrorCode, TokenVendorError
+from token_vendor.human_check import secret_key
 from token_vendor.observability import count, logger
 
 # Kept back from the invocation's remaining time, so that a stalled AWS still lets the warm-up answer.
@@ -21,7 +23,13 @@ ANSWER_MARGIN_SECONDS = 0.5
 def warm_up(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     count("WarmUps")
     try:
-        get_vendor().warm(time.monotonic() + remaining_seconds() - ANSWER_MARGIN_SECONDS)
+        deadline = time.monotonic() + remaining_seconds() - ANSWER_MARGIN_SECONDS
+        vendor = get_vendor()
+        vendor.warm(deadline)
+        if get_human_check() is not None:
+            # A secret without its turnstileSecretKey would fail every request: say so on the schedule.
+            credentials, _ = vendor.config.load(None, deadline)
+            secret_key(credentials)
     except TokenVendorError as err:
         logger.error("Warm-up failed", extra={"code": str(err.code), "detail": err.detail})
         return _failed(err.code)

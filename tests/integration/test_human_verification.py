@@ -90,6 +90,18 @@ def test_a_secret_without_a_turnstile_key_is_a_configuration_error(
     assert_refused(function.post({"turnstileToken": turnstile.issue(PAGE_HOST)}), 500, "configuration_error")
 
 
+def test_a_warm_up_reports_a_secret_without_a_turnstile_key_before_a_visitor_meets_it(
+    function: Function, turnstile: TurnstileStub, moto_server: MotoServer
+) -> None:
+    aws_client("secretsmanager", moto_server.url).put_secret_value(SecretId=SECRET_ID, SecretString=API_KEY)
+    assert function.invoke({"warmup": True}) == {"warmed": False, "error": "configuration_error"}
+
+
+def test_a_warm_up_with_human_verification_configured_succeeds(function: Function, turnstile: TurnstileStub):
+    assert function.invoke({"warmup": True}) == {"warmed": True}
+    assert turnstile.requests == [], "a warm-up verifies no token"
+
+
 def test_a_turnstile_secret_that_siteverify_refuses_is_a_configuration_error(
     function: Function, turnstile: TurnstileStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
