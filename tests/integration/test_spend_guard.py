@@ -8,16 +8,18 @@ refused request does not do (reach Anam, use quota), and what the table holds.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from local.anam_stub import AnamStub, Reply
+from local.anam_stub import AnamStub, Reply, Slow
 from local.aws_emulation import MotoServer, aws_client
-from local.fault_proxy import FaultProxy
+from local.fault_proxy import FaultProxy, aws_unavailable
 from local.spend_switch import pause, resume
+from tests.faults.checks import wait_until
 from tests.support.function import Answer, Function
 
 VISITOR = "203.0.113.7"
@@ -159,11 +161,48 @@ def test_a_warm_token_costs_one_dynamodb_round_trip_pause_check_included(
     assert aws.targets_seen == ["DynamoDB_20120810.TransactWriteItems"]
 
 
-def test_an_anam_failure_gives_the_reservation_back(function: Function, limits: Any, anam: AnamStub) -> None:
+TRANSACT = "DynamoDB_20120810.TransactWriteItems"
+
+
+@pytest.mark.parametrize(
+    ("failure", "answered"),
+    [
+        ((Reply(500), Reply(500), Reply(500)), "upstream_unavailable"),
+        ((Reply(429, {"message": "slow down"}),), "rate_limited"),
+        ((Reply(400, {"message": "bad avatar"}),), "upstream_rejected"),
+        ((Slow(3.0),), "upstream_timeout"),
+    ],
+    ids=["5xx", "429", "400", "timeout"],
+)
+def test_an_anam_failure_gives_the_reservation_back(
+    function: Function, limits: Any, anam: AnamStub, monkeypatch: pytest.MonkeyPatch, failure, answered
+) -> None:
     limits(caller_sessions_per_hour=1, daily_session_minutes=10)
-    anam.enqueue(Reply(500), Reply(500), Reply(500))
-    assert function.post(source_ip=VISITOR).status == 502
+    monkeypatch.setenv("ANAM_TIMEOUT_SECONDS", "1")
+    anam.enqueue(*failure)
+    assert function.post(source_ip=VISITOR).json()["code"] == answered
     assert function.post(source_ip=VISITOR).status == 200
+
+
+def test_a_reservation_that_cannot_be_given_back_is_logged(
+    function: Function, limits: Any, anam: AnamStub, aws: FaultProxy, logs: Any
+) -> None:
+    limits(caller_sessions_per_hour=1)
+    function.post(source_ip=ANOTHER_VISITOR)  # cold: the key and the persona are loaded
+    reserved = aws.targets_seen.count(TRANSACT) + 1
+    anam.enqueue(Slow(1.0, then=Reply(400, {"message": "bad avatar"})))
+
+    def break_dynamodb_once_reserved() -> None:
+        wait_until(lambda: aws.targets_seen.count(TRANSACT) == reserved)
+        aws.enqueue(*[aws_unavailable() for _ in range(5)], match="TransactWriteItems")
+
+    breaker = threading.Thread(target=break_dynamodb_once_reserved)
+    breaker.start()
+    answer = function.post(source_ip=VISITOR)
+    breaker.join()
+
+    assert answer.json()["code"] == "upstream_rejected", "the answer is Anam's, not the failed give-back's"
+    assert logs.with_message("Could not give a reservation back")
 
 
 def test_a_request_refused_before_the_guard_uses_none_of_the_quota(function: Function, limits: Any) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
@@ -83,9 +83,18 @@ def race(endpoint_url: str, limits: Limits, identities: list[str]) -> list[str]:
     return sorted(outcomes)
 
 
+def clear_of_a_window_end(margin_seconds: float = 30.0) -> None:
+    """Start well inside one UTC hour (and so day and month): a race must not straddle two windows."""
+    now = datetime.now(UTC)
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if (next_hour - now).total_seconds() < margin_seconds:
+        time.sleep((next_hour - now).total_seconds() + 1)
+
+
 def test_processes_racing_for_one_callers_last_tokens_mint_exactly_as_many_as_remain(
     serial_moto: str,
 ) -> None:
+    clear_of_a_window_end()
     limits = Limits(caller_sessions_per_hour=5, caller_sessions_per_day=0)
     visitor = "203.0.113.7"
     guard = _guard(serial_moto, limits)
@@ -96,6 +105,7 @@ def test_processes_racing_for_one_callers_last_tokens_mint_exactly_as_many_as_re
 
 def test_processes_racing_for_the_last_budget_minutes_mint_exactly_as_many_as_fit(serial_moto: str) -> None:
     # A fresh month's budget of 30 minutes: three tokens of 10 for six different visitors.
+    clear_of_a_window_end()
     limits = Limits(caller_sessions_per_hour=0, caller_sessions_per_day=0, monthly_session_minutes=30)
     outcomes = race(serial_moto, limits, [f"198.51.100.{n}" for n in range(PROCESSES)])
     assert outcomes == ["budget_exhausted"] * (PROCESSES - 3) + ["minted"] * 3

@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from urllib3.util.connection import is_connection_dropped
 
 from local.anam_stub import AnamStub, Html, RateLimited, ReceivedRequest, Reply, Reset, Slow
+from tests.faults.checks import wait_until
 
 KEY = "test-anam-key"
 EPHEMERAL = {
@@ -196,11 +198,16 @@ def test_stub_serves_many_requests_over_one_kept_alive_connection(anam: AnamStub
     assert anam.connections_opened == 1
 
 
+def pooled_connections(session: requests.Session, url: str) -> list[Any]:
+    pool = session.get_adapter(url).poolmanager.connection_from_url(url)  # type: ignore[attr-defined]
+    return [connection for connection in list(pool.pool.queue) if connection is not None and connection.sock]
+
+
 def test_closing_idle_connections_moves_the_next_request_to_a_new_connection(anam: AnamStub) -> None:
     with requests.Session() as session:
         mint(anam, session=session)
         anam.close_idle_connections()
-        time.sleep(0.05)  # the FIN reaches the client's pool
+        wait_until(lambda: all(map(is_connection_dropped, pooled_connections(session, anam.url))))
 
         assert mint(anam, session=session).status_code == 200
 
