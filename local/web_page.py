@@ -74,26 +74,35 @@ def static_file(name: str, dist: Path = DIST) -> tuple[str, bytes] | None:
 
 def describe_personas(folder: Path = DEFAULT_PERSONAS_DIR) -> list[dict[str, Any]]:
     """The named personas seeded from `folder`, as the page's picker shows them: each name, whether it takes a
-    prompt, and the variables a visitor may fill in (not those taken from the sign-in token's claims)."""
+    prompt, and the variables a visitor may fill in (not those taken from the sign-in token's claims).
+
+    Read with the function's own persona rules (so src/ must be importable: after `load_handler`)."""
+    from token_vendor.errors import TokenVendorError
+    from token_vendor.persona import parse_template
+
     described = []
     for path in sorted(folder.glob("*.json")):
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            template = parse_template(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TokenVendorError):
             continue  # the function reports a broken persona itself, as configuration_error
-        caller_input = stored.get("callerInput") if isinstance(stored, dict) else None
-        caller_input = caller_input if isinstance(caller_input, dict) else {}
-        declared = caller_input.get("variables")
-        variables = {
-            name: {key: rule[key] for key in ("maxChars", "enum") if key in rule}
-            for name, rule in (declared.items() if isinstance(declared, dict) else ())
-            if isinstance(rule, dict) and "claim" not in rule
-        }
+        rules = template.caller_input.variables or {}
+        variables = {name: _form_field(rule) for name, rule in rules.items() if rule.claim is None}
         described.append(
             {
                 "name": path.stem,
-                "prompt": caller_input.get("prompt", True) is not False,
+                "prompt": template.accepts_prompt and template.caller_input.accepts_prompt,
                 "variables": variables,
             }
         )
     return described
+
+
+def _form_field(rule: Any) -> dict[str, Any]:
+    """What the page's input for a variable needs of its rule (a VariableRule)."""
+    field: dict[str, Any] = {}
+    if rule.max_chars is not None:
+        field["maxChars"] = rule.max_chars
+    if rule.enum is not None:
+        field["enum"] = list(rule.enum)
+    return field

@@ -92,10 +92,6 @@ class Settings:
         return cls(**{**settings.__dict__, "problems": tuple(problems)})
 
     @property
-    def guard_enabled(self) -> bool:
-        return self.quota_table_name is not None
-
-    @property
     def turnstile_enabled(self) -> bool:
         return self.human_verification == HUMAN_VERIFICATION_TURNSTILE
 

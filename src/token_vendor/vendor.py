@@ -23,7 +23,6 @@ class TokenVendor:
     def issue(
         self, credentials: Credentials, body: dict[str, Any], deadline: float, sensitive: tuple[str, ...]
     ) -> SessionToken:
-        sensitive = tuple(s for s in sensitive if s)
         api_key = credentials.api_key
         try:
             return self._call_anam(api_key, body, deadline, sensitive)
