@@ -10,7 +10,7 @@ DEV_PY := $(DEV_VENV)/bin/python
 EVENT ?= events/post-with-prompt.json
 ENV ?= dev
 
-.PHONY: venv dev-venv test unit lint lint-python lint-template dev invoke build bench deploy clean browser-deps web browser pause resume
+.PHONY: venv dev-venv test unit lint lint-python lint-imports lint-template dev invoke build bench deploy clean browser-deps web browser pause resume
 
 venv: $(VENV)/.installed
 
@@ -30,20 +30,25 @@ $(DEV_VENV)/.installed: requirements-local.txt src/requirements.txt
 	@$(DEV_PY) -m pip install --quiet -r requirements-local.txt >&2
 	@touch $@
 
-## The whole suite: template checks, then every test (unit, integration, build, browser, fault, property).
-test: venv lint-template build
+## The whole suite: the layers' contract and the template checks, then every test (unit, integration, build,
+## browser, fault, property).
+test: venv lint-imports lint-template build
 	$(PY) -m pytest
 
 ## Only the fast tests that need no emulation.
 unit: venv
 	$(PY) -m pytest tests/unit
 
-lint: lint-python lint-template
+lint: lint-python lint-imports lint-template
 
 lint-python: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+## The package's layers (pyproject.toml's import-linter contracts): a pure rule that imports an adapter fails.
+lint-imports: venv
+	PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache
 
 lint-template: venv
 	scripts/lint-template.sh
@@ -61,7 +66,7 @@ invoke: dev-venv
 ## Pause or resume all minting: `make pause TABLE=<the stack's QuotaTableName>` (AWS credentials as usual);
 ## against `make dev`, add the ENDPOINT it prints. See docs/spend-guard.md.
 pause resume: dev-venv
-	@$(DEV_PY) -m local.spend_switch $@ --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+	@$(DEV_PY) -m scripts.spend_switch $@ --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
 ## `sam build` into .aws-sam/build (needs python3.13; pyenv's is found automatically).
 build: .aws-sam/build/template.yaml

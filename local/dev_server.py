@@ -2,7 +2,7 @@
 
 Each HTTP request becomes a payload 2.0 event with a fresh Lambda context; requests run one at a time through
 a handler imported once, like a single warm execution environment. AWS and Anam are set up by
-`local.emulation` (offline by default, loudly). The example page (examples/web/dist) is served at
+`local.world` (offline by default, loudly). The example page (examples/web/dist) is served at
 http://127.0.0.1:3000/, wired to this endpoint and, offline, to the Anam stand-in (local/web_page.py).
 The function logs in a compact human format here (JSON with `--log-format json`, as in AWS). Run
 `python -m local.dev_server --help` for the options.
@@ -30,8 +30,12 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from local import web_page
-from local.anam_rules import TOKEN_TYPES
-from local.emulation import (
+from local.http_api_event import http_api_event, http_response
+from local.http_plumbing import Headers, LocalHTTPServer, LocalRequestHandler
+from local.lambda_context import LambdaContext
+from local.log_format import use_compact_format
+from local.standins.anam_rules import TOKEN_TYPES
+from local.world import (
     DEFAULT_PERSONA_PATH,
     EmulationError,
     EmulationOptions,
@@ -39,10 +43,6 @@ from local.emulation import (
     load_handler,
     start,
 )
-from local.http_api_event import http_api_event, http_response
-from local.http_server import Headers, LocalHTTPServer, LocalRequestHandler
-from local.lambda_context import LambdaContext
-from local.log_format import use_compact_format
 
 ROUTE = "/session-token"
 DEFAULT_ALLOWED_ORIGINS = "http://localhost:5173,http://127.0.0.1:5173"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from local.http_server import LocalRequestHandler, LocalService
+from local.http_plumbing import LocalRequestHandler, LocalService
 
 __all__ = ["Fault", "FaultProxy", "aws_server_error", "aws_throttling", "aws_unavailable"]
 

@@ -1,7 +1,7 @@
 """`make invoke EVENT=events/<file>.json`: run the handler once on an event, like `sam local invoke -e`.
 
 No Docker: the function's variables come from events/env.json (SAM's `--env-vars` file), AWS and Anam are
-set up by `local.emulation` as for `make dev`. The handler's response goes to stdout as JSON; its logs and
+set up by `local.world` as for `make dev`. The handler's response goes to stdout as JSON; its logs and
 metrics go to stderr, as `sam local invoke` keeps them apart.
 """
 
@@ -17,7 +17,8 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
-from local.emulation import (
+from local.lambda_context import LambdaContext
+from local.world import (
     DEFAULT_PERSONA_PATH,
     REPO_ROOT,
     EmulationError,
@@ -25,7 +26,6 @@ from local.emulation import (
     load_handler,
     start,
 )
-from local.lambda_context import LambdaContext
 
 DEFAULT_ENV_VARS = REPO_ROOT / "events" / "env.json"
 EXIT_HANDLER_FAILED = 1

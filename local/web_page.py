@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from local.emulation import DEFAULT_PERSONAS_DIR, REPO_ROOT
+from local.world import DEFAULT_PERSONAS_DIR, REPO_ROOT
 
 DIST = REPO_ROOT / "examples" / "web" / "dist"
 CONFIG_ELEMENT_ID = "page-config"
@@ -77,8 +77,8 @@ def describe_personas(folder: Path = DEFAULT_PERSONAS_DIR) -> list[dict[str, Any
     prompt, and the variables a visitor may fill in (not those taken from the sign-in token's claims).
 
     Read with the function's own persona rules (so src/ must be importable: after `load_handler`)."""
+    from token_vendor.domain.persona import parse_template
     from token_vendor.errors import TokenVendorError
-    from token_vendor.persona import parse_template
 
     described = []
     for path in sorted(folder.glob("*.json")):

@@ -21,13 +21,14 @@ os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "AnamTokenVendor"
 import pytest
 from botocore.config import Config
 
-from local.anam_stub import AnamStub
-from local.aws_emulation import MotoServer, aws_client, create_quota_table, seed
 from local.fault_proxy import FaultProxy
-from local.turnstile_stub import STUB_SECRET_KEY, TurnstileStub
+from local.moto_server import MotoServer, aws_client, create_quota_table, seed
+from local.standins.anam import AnamStub
+from local.standins.turnstile import STUB_SECRET_KEY, TurnstileStub
 from tests.support.function import Function, Logs, captured_logs
 from tests.support.leak_scan import scan
-from token_vendor import config_store, dependencies, spend_ledger_dynamodb
+from token_vendor import wiring
+from token_vendor.adapters import aws_clients, dynamodb_ledger
 
 API_KEY = "test-anam-key"
 SECRET_ID = "anam/api-key"
@@ -39,12 +40,12 @@ PERSONA: dict[str, Any] = {
     "name": "Cara",
     "systemPrompt": "You are Cara, a helpful guide. {{prompt}}",
 }
-PRODUCTION_AWS_CLIENT_CONFIG = config_store.AWS_CLIENT_CONFIG
+PRODUCTION_AWS_CLIENT_CONFIG = aws_clients.AWS_CLIENT_CONFIG
 ROTATED_API_KEY = "rotated-anam-key"
 scan.always_secret |= {API_KEY, ROTATED_API_KEY}
 
 # Fewer AWS attempts than production so tests of failing dependencies take a second, not fifteen.
-FAST_AWS_CLIENT_CONFIG = config_store.AWS_CLIENT_CONFIG.merge(
+FAST_AWS_CLIENT_CONFIG = aws_clients.AWS_CLIENT_CONFIG.merge(
     Config(retries={"mode": "standard", "total_max_attempts": 2})
 )
 
@@ -125,8 +126,8 @@ def function_env(
         monkeypatch.setenv(name, value)
     reset_aws(moto_server)
     aws.reset_counters()  # seeding went direct, but be explicit: counts start at the function's first call
-    monkeypatch.setattr(config_store, "AWS_CLIENT_CONFIG", FAST_AWS_CLIENT_CONFIG)
-    dependencies.reset()
+    monkeypatch.setattr(aws_clients, "AWS_CLIENT_CONFIG", FAST_AWS_CLIENT_CONFIG)
+    wiring.reset()
     return env
 
 
@@ -140,7 +141,7 @@ def function(
     yield function
     # A fetch the function stopped waiting for ends before the next test, so it never logs into that one.
     settle_background_fetches()
-    dependencies.reset()
+    wiring.reset()
     scan.register(*function.prompts, *function.tokens)
     request.node.add_report_section("teardown", "error answers", function.error_answers_text())
 
@@ -187,7 +188,7 @@ QUOTA_TABLE = "anam-token-vendor-quota"
 TURNSTILE_SECRET_KEY = STUB_SECRET_KEY
 scan.always_secret |= {TURNSTILE_SECRET_KEY}
 # The spend guard's DynamoDB client with fewer attempts, as FAST_AWS_CLIENT_CONFIG for the others.
-FAST_DYNAMODB_CLIENT_CONFIG = spend_ledger_dynamodb.CLIENT_CONFIG.merge(
+FAST_DYNAMODB_CLIENT_CONFIG = dynamodb_ledger.CLIENT_CONFIG.merge(
     Config(retries={"mode": "standard", "total_max_attempts": 2})
 )
 
@@ -199,7 +200,7 @@ def guarded(function_env: dict[str, str], moto_server: MotoServer, monkeypatch: 
     table = create_quota_table(moto_server.url, QUOTA_TABLE)  # function_env has just emptied moto
     monkeypatch.setenv("QUOTA_TABLE_NAME", table)
     monkeypatch.setenv("MAX_SESSION_LENGTH_SECONDS", "600")
-    monkeypatch.setattr(spend_ledger_dynamodb, "CLIENT_CONFIG", FAST_DYNAMODB_CLIENT_CONFIG)
+    monkeypatch.setattr(dynamodb_ledger, "CLIENT_CONFIG", FAST_DYNAMODB_CLIENT_CONFIG)
     return table
 
 

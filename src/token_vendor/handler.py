@@ -1,7 +1,7 @@
 """The Lambda entry point: recognise the event and hand it on (docs/contract.md §3 and §6).
 
 Handler for template.yaml: `token_vendor.handler.lambda_handler`. HTTP API requests go to the routes
-(routes.py), the schedule's warm-ups to warmup.py; anything else is logged and answered, never raised.
+(api/routes.py), the schedule's warm-ups to warmup.py; anything else is logged and answered, never raised.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ try:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from token_vendor import prefetch
-    from token_vendor.events import is_http_api_request, is_warm_up
+    from token_vendor.api.events import is_http_api_request, is_warm_up
+    from token_vendor.api.routes import app
     from token_vendor.observability import logger, metrics
-    from token_vendor.routes import app
     from token_vendor.warmup import warm_up
 
     # On a Lambda init, load the key and persona(s) and open the connection to Anam now, with the collector

@@ -2,7 +2,7 @@
 
 The first check that fails answers. Everything before the spend guard is free for the caller: a request
 refused there uses none of its quota, and a bot that fails the human check spends neither quota nor budget.
-The method was checked by the route (routes.py) before this runs.
+The method was checked by the route (api/routes.py) before this runs, and the caller read from the event.
 """
 
 from __future__ import annotations
@@ -11,27 +11,24 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from token_vendor.anam_client import SessionToken
-from token_vendor.caller import identify, require_authenticated
-from token_vendor.dependencies import get_guard, get_human_check, get_settings, get_vendor
-from token_vendor.observability import count, logger
-from token_vendor.persona import build_request_body, caller_values, session_seconds
-from token_vendor.request import parse_token_request
-
-# Time kept back from the Lambda's remaining time for answering after the last outside call.
-RESPONSE_MARGIN_SECONDS = 0.5
+from token_vendor.domain.caller import Caller, require_authenticated
+from token_vendor.domain.deadline import deadline_from
+from token_vendor.domain.persona import build_request_body, caller_values, session_seconds
+from token_vendor.domain.request import parse_token_request
+from token_vendor.domain.values import SessionToken
+from token_vendor.observability import TOKENS_ISSUED, count, logger
+from token_vendor.wiring import get_guard, get_human_check, get_settings, get_vendor
 
 
 @dataclass(frozen=True)
 class HttpRequest:
-    """The parts of an HTTP API event that minting reads."""
+    """The parts of an HTTP API event that minting reads, and the caller as API Gateway described it."""
 
     headers: Mapping[str, str]
     body: str | None
     is_base64_encoded: bool
-    request_context: Mapping[str, Any]
+    caller: Caller
 
 
 def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]) -> SessionToken:
@@ -40,10 +37,10 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
         http.headers, http.body, http.is_base64_encoded, settings.prompt_max_chars
     )  # 415, 413, 400
     logger.append_keys(prompt_length=len(request.prompt or ""), persona=(request.persona or "")[:64] or None)
-    caller = identify(http.request_context)
+    caller = http.caller
     require_authenticated(caller, settings.caller_jwt_required)  # 401
 
-    deadline = time.monotonic() + remaining_seconds() - RESPONSE_MARGIN_SECONDS
+    deadline = deadline_from(remaining_seconds())
     vendor = get_vendor()  # 500: invalid settings
     credentials, template = vendor.config.load(request.persona, deadline)  # 500, 503; 400 unknown_persona
     body = build_request_body(  # 400: prompt_not_supported, prompt_too_long, invalid_variable
@@ -70,5 +67,5 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
             # A token the caller never received cannot start a session: give its cost back.
             guard.release(reservation)
         raise
-    count("TokensIssued")
+    count(TOKENS_ISSUED)
     return token

@@ -8,6 +8,15 @@ from collections.abc import Iterable
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+# Every metric the function publishes, by name: template.yaml's alarms and dashboard watch these names.
+TOKENS_ISSUED = "TokensIssued"
+REJECTIONS = "Rejections"  # dimension `code`
+UPSTREAM_ERRORS = "UpstreamErrors"
+UPSTREAM_LATENCY = "UpstreamLatency"
+WARM_UPS = "WarmUps"
+WARM_UP_FAILURES = "WarmUpFailures"
+BUDGET_USED_PERCENT = "BudgetUsedPercent"  # dimension `budget`
+
 logger = Logger()
 metrics = Metrics()
 # Rejections are published at once through single_metric, so many requests leave nothing for log_metrics to
@@ -23,7 +32,7 @@ def count_rejection(code: str) -> None:
     """One `Rejections` data point with the error code as a dimension, so alarms can pick codes apart."""
     service = {"service": str(metrics.service)} if metrics.service else None
     with single_metric(
-        name="Rejections",
+        name=REJECTIONS,
         unit=MetricUnit.Count,
         value=1,
         namespace=metrics.namespace,
@@ -36,7 +45,7 @@ def record_budget_used(budget: str, percent: float) -> None:
     """The share of a session-minutes budget (`daily`, `monthly`) used: what the 80 % alarm watches."""
     service = {"service": str(metrics.service)} if metrics.service else None
     with single_metric(
-        name="BudgetUsedPercent",
+        name=BUDGET_USED_PERCENT,
         unit=MetricUnit.Percent,
         value=round(percent, 1),
         namespace=metrics.namespace,
@@ -46,7 +55,7 @@ def record_budget_used(budget: str, percent: float) -> None:
 
 
 def record_upstream_latency(milliseconds: float) -> None:
-    metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=round(milliseconds, 1))
+    metrics.add_metric(name=UPSTREAM_LATENCY, unit=MetricUnit.Milliseconds, value=round(milliseconds, 1))
 
 
 def enable_tracing() -> None:

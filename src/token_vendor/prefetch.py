@@ -6,8 +6,8 @@ as much CPU as the invocation gets or more. `start()`, called at the end of the 
 time: in a background thread it builds the clients, loads the key and the persona(s) and opens the connection
 to Anam, and it waits for that thread at most INIT_BOUND_SECONDS. It never raises: whatever it could not load
 is loaded on first use, as without it. A request that arrives while it still runs does not fetch a second
-time: it waits for the objects being built (dependencies.py) and for the fetches in flight (config_store.py),
-within its own deadline.
+time: it waits for the objects being built (wiring.py) and for the fetches in flight
+(adapters/max_age_cache.py), within its own deadline.
 
 Which init it is comes from AWS_LAMBDA_INITIALIZATION_TYPE, which Lambda sets and tests and the dev server do
 not (so they load on first use unless a test sets it):
@@ -23,8 +23,9 @@ import random
 import threading
 import time
 
-from token_vendor import dependencies
-from token_vendor.anam_client import CONNECT_TIMEOUT_SECONDS, AnamClient
+from token_vendor import wiring
+from token_vendor.adapters.anam import AnamClient
+from token_vendor.adapters.http_session import CONNECT_TIMEOUT_SECONDS
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.observability import logger
 
@@ -67,7 +68,7 @@ def _after_each_restore() -> None:
 
 def _after_restore() -> None:
     # Every environment restored from one snapshot starts with the same `random` state: reseeded from the OS,
-    # so that they do not all draw the same retry jitter (anam_client.py).
+    # so that they do not all draw the same retry jitter (domain/deadline.py).
     random.seed()
     prefetch()
 
@@ -77,16 +78,16 @@ def _load_everything() -> None:
     anam: threading.Thread | None = None
     code = ""
     try:
-        vendor = dependencies.get_vendor()
+        vendor = wiring.get_vendor()
         # In a thread of its own, so that connecting overlaps the AWS calls.
         anam = threading.Thread(
-            target=_connect, args=(dependencies.get_anam_client(),), name="prefetch-anam", daemon=True
+            target=_connect, args=(wiring.get_anam_client(),), name="prefetch-anam", daemon=True
         )
         anam.start()
         vendor.warm()
         # Built now so that the first request does not pay for their clients (no call is made).
-        dependencies.get_guard()
-        dependencies.get_human_check()
+        wiring.get_guard()
+        wiring.get_human_check()
     except TokenVendorError as err:
         code = str(err.code)
     except Exception:

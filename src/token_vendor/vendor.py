@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from token_vendor.anam_client import AnamClient, SessionToken
-from token_vendor.config_store import ConfigStore, Credentials
+from token_vendor.adapters.anam import AnamClient
+from token_vendor.adapters.config_store import ConfigStore
+from token_vendor.domain.values import Credentials, SessionToken
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.observability import count, logger, record_upstream_latency
+from token_vendor.observability import UPSTREAM_ERRORS, count, logger, record_upstream_latency
 from token_vendor.settings import Settings
 
 
@@ -47,7 +48,7 @@ class TokenVendor:
         try:
             return self._anam.create_session_token(api_key, body, deadline, sensitive=sensitive)
         except TokenVendorError:
-            count("UpstreamErrors")
+            count(UPSTREAM_ERRORS)
             raise
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000

@@ -7,23 +7,21 @@ watches: a broken configuration is noticed on the schedule, before a visitor mee
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from token_vendor.dependencies import get_human_check, get_vendor
+from token_vendor.domain.deadline import deadline_from
+from token_vendor.domain.human_check import secret_key
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.human_check import secret_key
-from token_vendor.observability import count, logger
-
-# Kept back from the invocation's remaining time, so that a stalled AWS still lets the warm-up answer.
-ANSWER_MARGIN_SECONDS = 0.5
+from token_vendor.observability import WARM_UP_FAILURES, WARM_UPS, count, logger
+from token_vendor.wiring import get_human_check, get_vendor
 
 
 def warm_up(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
-    count("WarmUps")
+    count(WARM_UPS)
     try:
-        deadline = time.monotonic() + remaining_seconds() - ANSWER_MARGIN_SECONDS
+        # The answer's margin kept back, so that a stalled AWS still lets the warm-up answer.
+        deadline = deadline_from(remaining_seconds())
         vendor = get_vendor()
         vendor.warm(deadline)
         if get_human_check() is not None:
@@ -41,5 +39,5 @@ def warm_up(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
 
 
 def _failed(code: ErrorCode) -> dict[str, Any]:
-    count("WarmUpFailures")
+    count(WARM_UP_FAILURES)
     return {"warmed": False, "error": str(code)}

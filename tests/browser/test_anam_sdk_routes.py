@@ -1,4 +1,4 @@
-"""The offline Anam stand-in's routes for the browser SDK (local/anam_sdk_routes.py), without a browser."""
+"""The Anam stand-in's routes for the browser SDK (local/standins/anam_sdk_routes.py), without a browser."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from local import anam_sdk_routes
-from local.anam_stub import AnamStub
+from local.standins import anam_sdk_routes
+from local.standins.anam import AnamStub
 
 API_KEY = "test-anam-key"
 PERSONA = {

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.anam_stub import AnamStub
 from local.fault_proxy import FaultProxy
+from local.standins.anam import AnamStub
 from tests.faults.raw_http import RawHttpServer
 
 

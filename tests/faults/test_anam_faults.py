@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from local.anam_stub import AnamStub, Behaviour, Html, Reset
 from local.fault_proxy import Fault, FaultProxy
+from local.standins.anam import AnamStub, Behaviour, Html, Reset
 from tests.conftest import API_KEY
-from tests.faults.checks import PROMPT, assert_answer, assert_nothing_leaked, wait_until
+from tests.faults.answer_checks import PROMPT, assert_answer, assert_nothing_leaked, wait_until
 from tests.support.function import Function, Logs
 
 # An upstream that echoes what it was sent: the function must cut the key and the prompt out of its log.

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from local.anam_stub import AnamStub
 from local.fault_proxy import Fault, FaultProxy, aws_throttling
+from local.standins.anam import AnamStub
 from tests.conftest import API_KEY, ROTATED_API_KEY
-from tests.faults.checks import PROMPT, assert_answer, assert_nothing_leaked, assert_token
+from tests.faults.answer_checks import PROMPT, assert_answer, assert_nothing_leaked, assert_token
 from tests.support.function import Function, Logs
 
 THROUGH = Fault.delay(0.0)  # forwarded as it is: the attempt with the old key, which Anam refuses

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from token_vendor.anam_client import AnamClient
+from token_vendor.adapters.anam import AnamClient
 
 
 class _Anam(http.server.BaseHTTPRequestHandler):

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from local.anam_stub import AnamStub
-from local.aws_emulation import seed_personas
+from local.moto_server import seed_personas
+from local.standins.anam import AnamStub
 from tests.conftest import PERSONA
 from tests.support.function import Answer, Function
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from local.fault_proxy import FaultProxy
-from token_vendor.config_store import ConfigStore
+from token_vendor.adapters.config_store import ConfigStore
 from token_vendor.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("function_env")

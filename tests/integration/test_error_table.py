@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from local.anam_stub import AnamStub, Html, RateLimited, Reply, Reset, Slow
 from local.fault_proxy import FaultProxy, aws_throttling
+from local.standins.anam import AnamStub, Html, RateLimited, Reply, Reset, Slow
 from tests.conftest import API_KEY, PARAMETER_NAME, SECRET_ID
 from tests.support.function import Answer
 

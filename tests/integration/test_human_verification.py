@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from local.anam_stub import AnamStub
-from local.aws_emulation import MotoServer, aws_client
-from local.spend_switch import pause
-from local.turnstile_stub import TurnstileStub
+from local.moto_server import MotoServer, aws_client
+from local.standins.anam import AnamStub
+from local.standins.turnstile import TurnstileStub
+from scripts.spend_switch import pause
 from tests.conftest import API_KEY, SECRET_ID, TURNSTILE_SECRET_KEY
 from tests.support.function import Answer, Function
 

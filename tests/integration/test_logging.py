@@ -2,7 +2,7 @@
 
 import pytest
 
-from local.anam_stub import Reply
+from local.standins.anam import Reply
 from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.usefixtures("function_env")

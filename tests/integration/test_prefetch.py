@@ -18,11 +18,12 @@ from collections.abc import Callable
 
 import pytest
 
-from local.anam_stub import AnamStub
 from local.fault_proxy import FaultProxy, aws_unavailable
-from tests.faults.checks import wait_until
+from local.standins.anam import AnamStub
+from tests.faults.answer_checks import wait_until
 from tests.support.function import Function, Logs
-from token_vendor import config_store, dependencies, prefetch
+from token_vendor import prefetch, wiring
+from token_vendor.adapters import aws_clients
 
 
 def new_environment(monkeypatch: pytest.MonkeyPatch, init_type: str) -> None:
@@ -31,7 +32,7 @@ def new_environment(monkeypatch: pytest.MonkeyPatch, init_type: str) -> None:
 
 
 def prefetch_over() -> bool:
-    """The prefetch and the fetches it started (config_store.py names their threads) are over."""
+    """The prefetch and the fetches it started (adapters/max_age_cache.py names their threads) are over."""
     return not any(thread.name.startswith(("prefetch", "config-fetch")) for thread in threading.enumerate())
 
 
@@ -57,7 +58,7 @@ def test_with_the_spend_guard_on_the_first_request_after_a_prefetching_init_buil
     built: list[str] = []
 
     def counting_factory():
-        make = config_store.aws_clients()
+        make = aws_clients.aws_clients()
 
         def client(service, config):
             built.append(service)
@@ -65,7 +66,7 @@ def test_with_the_spend_guard_on_the_first_request_after_a_prefetching_init_buil
 
         return client
 
-    monkeypatch.setattr(dependencies, "aws_clients", counting_factory)
+    monkeypatch.setattr(wiring, "aws_clients", counting_factory)
     new_environment(monkeypatch, "on-demand")
     wait_until(prefetch_over)
     built_during_the_init = list(built)

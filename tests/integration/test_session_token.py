@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from local.anam_stub import AnamStub
+from local.standins.anam import AnamStub
 from tests.conftest import API_KEY, PERSONA
 
 pytestmark = pytest.mark.usefixtures("function_env")

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from local.anam_stub import AnamStub, Reply, Slow
-from local.aws_emulation import MotoServer, aws_client
 from local.fault_proxy import FaultProxy, aws_unavailable
-from local.spend_switch import pause, resume
-from tests.faults.checks import wait_until
+from local.moto_server import MotoServer, aws_client
+from local.standins.anam import AnamStub, Reply, Slow
+from scripts.spend_switch import pause, resume
+from tests.faults.answer_checks import wait_until
 from tests.support.function import Answer, Function
 
 VISITOR = "203.0.113.7"

@@ -22,11 +22,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from local.aws_emulation import DUMMY_CREDENTIALS, REGION, MotoServer, create_quota_table
-from token_vendor import spend_ledger_dynamodb
+from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, create_quota_table
+from token_vendor.adapters import dynamodb_ledger
+from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
+from token_vendor.domain.spend_guard import Limits
 from token_vendor.errors import TokenVendorError
-from token_vendor.spend_guard import LedgerSpendGuard, Limits
-from token_vendor.spend_ledger_dynamodb import DynamoDbLedger
+from token_vendor.guard import LedgerSpendGuard
 
 PROCESSES = 6
 TABLE = "race-quota"
@@ -43,9 +44,7 @@ def serial_moto() -> Iterator[str]:
 def _guard(endpoint_url: str, limits: Limits) -> LedgerSpendGuard:
     # The client is built before the barrier, so that the processes' first requests leave together.
     session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
-    dynamodb = session.client(
-        "dynamodb", endpoint_url=endpoint_url, config=spend_ledger_dynamodb.CLIENT_CONFIG
-    )
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url, config=dynamodb_ledger.CLIENT_CONFIG)
 
     def client(service: str, config: Config) -> Any:
         return dynamodb

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.emulation import Emulation
+from local.world import Emulation
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from local import dev_server as dev_server_module
-from local.anam_stub import AnamStub
+from local.standins.anam import AnamStub
 from tests.local.processes import DevServer, run_module
 
 DEV_ORIGIN = "http://localhost:5173"

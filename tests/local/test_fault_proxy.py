@@ -15,9 +15,9 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.anam_stub import AnamStub, Reset
-from local.aws_emulation import MotoServer, seed
 from local.fault_proxy import Fault, FaultProxy, aws_server_error, aws_throttling, aws_unavailable
+from local.moto_server import MotoServer, seed
+from local.standins.anam import AnamStub, Reset
 
 KEY = "test-anam-key"
 PERSONA = {"personaId": "6d0b6b5e-0000-4000-8000-000000000001"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from local import invoke
-from local.anam_stub import AnamStub
+from local.standins.anam import AnamStub
 from tests.local.processes import REPO, developer_env
 
 EVENTS = sorted(path for path in (REPO / "events").glob("*.json") if path.name != "env.json")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from local.aws_emulation import aws_client
-from local.emulation import DEFAULT_PERSONAS_DIR, Emulation, EmulationError, EmulationOptions, start
-from token_vendor.persona import parse_template
+from local.moto_server import aws_client
+from local.world import DEFAULT_PERSONAS_DIR, Emulation, EmulationError, EmulationOptions, start
+from token_vendor.domain.persona import parse_template
 
 EXAMPLES = sorted(DEFAULT_PERSONAS_DIR.glob("*.json"))
 

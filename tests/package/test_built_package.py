@@ -28,9 +28,9 @@ from typing import Any
 import pytest
 import yaml
 
-from local.anam_stub import AnamStub
-from local.aws_emulation import MotoServer, create_quota_table
 from local.http_api_event import http_api_event, http_response
+from local.moto_server import MotoServer, create_quota_table
+from local.standins.anam import AnamStub
 from tests.conftest import PARAMETER_NAME, SECRET_ID, reset_aws
 from tests.template.deployed import Deployed
 

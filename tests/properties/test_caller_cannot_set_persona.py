@@ -8,13 +8,13 @@ import json
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from local.anam_stub import AnamStub
+from local.standins.anam import AnamStub
 from tests.conftest import PERSONA
 from tests.properties import strategies as gen
 from tests.properties.spec_model import PERSONA_FIELDS, REQUEST_FIELDS, merged_persona
 from tests.support.function import Function
+from token_vendor.domain.request import parse_token_request
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.request import parse_token_request
 
 JSON_TYPE = {"content-type": "application/json"}
 

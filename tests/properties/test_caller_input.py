@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.properties import strategies as gen
+from token_vendor.domain.persona import build_request_body, parse_template
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.persona import build_request_body, parse_template
 
 NAMES = ("firstName", "page", "plan", "email", "x")
 PATTERNS = (r"^[\w .'-]*$", r"[a-z]+", r"\d{1,4}", r".*")

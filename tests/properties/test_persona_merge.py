@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tests.properties import strategies as gen
 from tests.properties.spec_model import PLACEHOLDER, merged_persona, split_template, takes_prompt
+from token_vendor.domain.persona import build_request_body, parse_template
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.persona import build_request_body, parse_template
 
 caps = st.none() | gen.session_limits
 any_prompt = st.none() | gen.prompts

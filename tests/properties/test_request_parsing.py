@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from tests.properties import strategies as gen
 from tests.properties.spec_model import ACCEPTED_MEDIA_TYPES, Outcome, accepted, media_type, request_outcomes
+from token_vendor.domain.request import parse_token_request
 from token_vendor.errors import TokenVendorError
-from token_vendor.request import parse_token_request
 
 CONTENT_TYPE_NAMES = st.sampled_from(["content-type", "Content-Type", "CONTENT-TYPE"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
+from token_vendor.domain.spend_guard import Counter, LedgerRefused
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.spend_guard import Counter, LedgerRefused
 
 
 class FakeSpendLedger:

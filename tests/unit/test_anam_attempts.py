@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 import requests
 
-from token_vendor.anam_client import CONNECT_TIMEOUT_SECONDS, AnamClient, attempt_timeouts
+from token_vendor.adapters.anam import AnamClient
+from token_vendor.adapters.http_session import CONNECT_TIMEOUT_SECONDS, attempt_timeouts
 from token_vendor.errors import TokenVendorError
 
 

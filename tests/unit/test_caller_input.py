@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from token_vendor.domain.persona import build_request_body, parse_template, session_seconds
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.persona import build_request_body, parse_template, session_seconds
 
 CONFIG = {
     "avatarId": "avatar-1",

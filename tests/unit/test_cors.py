@@ -1,7 +1,7 @@
 """docs/contract.md §3, CORS: allowed origins get the headers, others get none, and no configuration means no
 CORS."""
 
-from token_vendor.cors import cors_headers
+from token_vendor.api.cors import cors_headers
 
 ALLOWED = frozenset({"https://app.example.com"})
 

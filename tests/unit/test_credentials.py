@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from token_vendor.config_store import Credentials, parse_credentials
+from token_vendor.domain.values import Credentials, parse_credentials
 from token_vendor.errors import ErrorCode, TokenVendorError
 
 KEY = "anam-key-1234567890"

@@ -3,8 +3,8 @@ status is checked against docs/openapi.yaml in tests/contract.)"""
 
 import json
 
+from token_vendor.api.responses import error_response
 from token_vendor.errors import ERRORS, ErrorCode, TokenVendorError
-from token_vendor.responses import error_response
 
 
 def test_every_code_has_a_status_and_message():

@@ -2,8 +2,8 @@
 
 import pytest
 
+from token_vendor.domain.human_check import Verdict, allowed_hosts, judge, require_token
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.human_check import Verdict, allowed_hosts, judge, require_token
 
 HOSTS = frozenset({"app.example.com"})
 

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
+from token_vendor.domain.persona import build_request_body, merge_prompt, parse_template
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.persona import build_request_body, merge_prompt, parse_template
 
 EPHEMERAL = {
     "avatarId": "avatar-1",

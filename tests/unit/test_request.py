@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from token_vendor.domain.request import MAX_BODY_BYTES, TokenRequest, parse_token_request
 from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.request import MAX_BODY_BYTES, TokenRequest, parse_token_request
 
 JSON_TYPE = {"content-type": "application/json"}
 

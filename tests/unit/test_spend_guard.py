@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support.spend_ledger_fake import FakeSpendLedger
-from token_vendor.errors import ErrorCode, TokenVendorError
-from token_vendor.spend_guard import (
+from token_vendor.domain.spend_guard import (
     KEEP_AFTER_END,
-    LedgerSpendGuard,
     Limits,
     Window,
     caller_key,
     counters_for,
     session_minutes,
 )
+from token_vendor.errors import ErrorCode, TokenVendorError
+from token_vendor.guard import LedgerSpendGuard
 
 NOW = datetime(2026, 12, 31, 23, 40, 15, tzinfo=UTC)
 HASH_KEY = "test-anam-key"

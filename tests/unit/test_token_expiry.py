@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from token_vendor.anam_client import token_expiry
+from token_vendor.domain.values import token_expiry
 
 
 def jwt(claims: dict) -> str:

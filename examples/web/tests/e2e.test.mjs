@@ -4,7 +4,7 @@
 // Run through tests/browser/test_web_example.py, which starts `make dev` and sets:
 //   PAGE_URL                  the page `make dev` printed ("Example page: http://127.0.0.1:<port>/")
 //   ENDPOINT_URL              its endpoint (the same origin + /session-token)
-//   ANAM_API_BASE_URL         its offline Anam stand-in, with the SDK routes (local/anam_sdk_routes.py)
+//   ANAM_API_BASE_URL         its offline Anam stand-in, with the SDK routes (local/standins/anam_sdk_routes.py)
 //   LEGACY_ENDPOINT_URL       a dev server started with --stub-token-type legacy, allowing PAGE_URL's origin
 //   LEGACY_ANAM_API_BASE_URL  its Anam stand-in
 //   DOWN_ENDPOINT_URL         an endpoint URL where nothing listens

@@ -1,0 +1,1 @@
+"""Tools run from the repository's root with `python -m scripts.<name>`: operator tools and the benchmarks."""

@@ -1,0 +1,182 @@
+"""The spend guard's rules and its port (docs/contract.md §9): what one token reserves, and when it may not.
+
+Pure: which counters a token adds to (the caller's hour and day, the day's and the month's session minutes,
+all in UTC), their keys in the ledger, when each window ends (the Retry-After of a refusal), and which refusal
+answers when several apply. Where the counters live is the ledger's business (`SpendLedger`: DynamoDB in
+`adapters/dynamodb_ledger.py`, an in-memory fake in the tests); it adds them all at once or not at all.
+
+The ledger never sees who the caller is: a caller's counters are keyed by an HMAC of the identity under a key
+that a reader of the table does not have: the Anam API key itself. A plain hash would not do: all 2^32 IPv4
+addresses are hashed in minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from token_vendor.errors import ErrorCode, TokenVendorError
+from token_vendor.settings import Settings
+
+# A window's item stays this long after the window ends before TTL may delete it: long enough for an operator
+# to look at yesterday's counts. Counts never depend on deletion: every window has an item of its own.
+KEEP_AFTER_END = timedelta(days=2)
+
+
+class Window(StrEnum):
+    CALLER_HOUR = "caller_hour"
+    CALLER_DAY = "caller_day"
+    DAILY_BUDGET = "daily"
+    MONTHLY_BUDGET = "monthly"
+
+    @property
+    def is_budget(self) -> bool:
+        return self in (Window.DAILY_BUDGET, Window.MONTHLY_BUDGET)
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One count a token adds to: `amount` more, refused when that would take it past `limit`."""
+
+    window: Window
+    key: str
+    amount: int
+    limit: int
+    ends_at: datetime
+    expires_at: int  # epoch seconds, the TTL attribute: cleanup only
+
+    @property
+    def room(self) -> int:
+        """The highest count the window may hold before this token's amount is added."""
+        return self.limit - self.amount
+
+
+@dataclass(frozen=True)
+class Limits:
+    caller_sessions_per_hour: int = 10  # 0: no limit
+    caller_sessions_per_day: int = 30  # 0: no limit
+    daily_session_minutes: int | None = None
+    monthly_session_minutes: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            caller_sessions_per_hour=settings.caller_sessions_per_hour,
+            caller_sessions_per_day=settings.caller_sessions_per_day,
+            daily_session_minutes=settings.daily_session_minutes,
+            monthly_session_minutes=settings.monthly_session_minutes,
+        )
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What a token took: given back whole by `release` when the token never reaches the caller, within the
+    same request's deadline (time.monotonic())."""
+
+    counters: tuple[Counter, ...]
+    deadline: float
+
+
+class LedgerRefused(Exception):
+    """The ledger added nothing: minting is paused, or these counters had no room."""
+
+    def __init__(self, *, paused: bool, refused: Sequence[Counter] = ()) -> None:
+        self.paused = paused
+        self.refused = tuple(refused)
+        super().__init__("paused" if paused else ", ".join(counter.window for counter in self.refused))
+
+
+class SpendLedger(Protocol):
+    def add(self, counters: Sequence[Counter], deadline: float) -> None:
+        """Add every counter's amount, all or none, unless paused; raise `LedgerRefused` when refused and
+        `TokenVendorError(DEPENDENCY_UNAVAILABLE)` when the store fails or `deadline` (monotonic) passes."""
+
+    def subtract(self, counters: Sequence[Counter], deadline: float) -> None:
+        """Take the amounts back (raises as `add` does on failure)."""
+
+    def used(self, counters: Sequence[Counter], deadline: float) -> Mapping[str, int]:
+        """The counts held now, by key (absent: 0)."""
+
+
+class SpendGuard(Protocol):
+    def reserve(
+        self, identity: str, session_seconds: int | None, now: datetime, *, hash_key: str, deadline: float
+    ) -> Reservation:
+        """Reserve a token for `identity` (docs/contract.md §8), or raise the refusal (TokenVendorError).
+
+        `session_seconds`: the token's session length cap (None: none, allowed only without budgets);
+        `hash_key`: what the caller's HMAC is keyed with (the Anam API key); `deadline`: time.monotonic()."""
+
+    def release(self, reservation: Reservation) -> None:
+        """Give a reservation back; best effort: logs a failure, never raises."""
+
+
+def session_minutes(session_seconds: int) -> int:
+    """What a session of this length cap costs a budget: whole minutes, rounded up (Anam bills minutes)."""
+    return max(1, math.ceil(session_seconds / 60))
+
+
+def caller_key(identity: str, hash_key: str) -> str:
+    """The caller as the ledger knows it: an HMAC-SHA256 of the identity, 128 bits of it in hex."""
+    digest = hmac.new(hash_key.encode(), b"caller:" + identity.encode(), hashlib.sha256).hexdigest()
+    return digest[:32]
+
+
+def counters_for(
+    caller: str, session_seconds: int | None, now: datetime, limits: Limits
+) -> tuple[Counter, ...]:
+    """The counters one token adds to, in the order refusals are judged: the caller's, then the budgets."""
+    has_budget = limits.daily_session_minutes is not None or limits.monthly_session_minutes is not None
+    if session_seconds is None and has_budget:
+        # Settings refuse a budget without MAX_SESSION_LENGTH_SECONDS; this holds the line if that changes.
+        raise TokenVendorError(ErrorCode.CONFIGURATION_ERROR, "a budget needs a session length cap")
+    now = now.astimezone(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = hour.replace(hour=0)
+    month = day.replace(day=1)
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    minutes = session_minutes(session_seconds) if session_seconds is not None else 0
+    candidates = [
+        (Window.CALLER_HOUR, f"caller#{caller}#hour#{hour:%Y-%m-%dT%H}", 1,
+         limits.caller_sessions_per_hour or None, hour + timedelta(hours=1)),
+        (Window.CALLER_DAY, f"caller#{caller}#day#{day:%Y-%m-%d}", 1,
+         limits.caller_sessions_per_day or None, day + timedelta(days=1)),
+        (Window.DAILY_BUDGET, f"budget#day#{day:%Y-%m-%d}", minutes,
+         limits.daily_session_minutes, day + timedelta(days=1)),
+        (Window.MONTHLY_BUDGET, f"budget#month#{month:%Y-%m}", minutes,
+         limits.monthly_session_minutes, next_month),
+    ]  # fmt: skip
+    return tuple(
+        Counter(window, key, amount, limit, ends_at, int((ends_at + KEEP_AFTER_END).timestamp()))
+        for window, key, amount, limit, ends_at in candidates
+        if limit is not None
+    )
+
+
+def seconds_until(moment: datetime, now: datetime) -> int:
+    """Whole seconds from `now` until `moment`, rounded up, at least 1 (a Retry-After)."""
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def refusal(refused: LedgerRefused, now: datetime) -> TokenVendorError:
+    """The answer to a refused reservation: paused first, then the caller's limit, then the budget.
+
+    Retry-After is the time until the refusing window ends, the later one when two refuse: the caller could
+    not have a token before both have ended.
+    """
+    if refused.paused:
+        return TokenVendorError(ErrorCode.MINTING_PAUSED, "the operator has paused minting")
+    caller = [counter for counter in refused.refused if not counter.window.is_budget]
+    chosen = caller or [counter for counter in refused.refused if counter.window.is_budget]
+    if not chosen:
+        raise ValueError("a refusal names no counter")
+    ends_at = max(counter.ends_at for counter in chosen)
+    code = ErrorCode.QUOTA_EXCEEDED if caller else ErrorCode.BUDGET_EXHAUSTED
+    detail = "full: " + ", ".join(str(counter.window) for counter in chosen)
+    return TokenVendorError(code, detail, retry_after=str(seconds_until(ends_at, now)))

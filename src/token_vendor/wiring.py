@@ -1,0 +1,108 @@
+"""The execution environment's long-lived objects, built once: by the init prefetch (prefetch.py) or on first
+use, never by importing this module (docs/contract.md §6)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+from typing import Any
+
+from token_vendor.adapters.anam import AnamClient
+from token_vendor.adapters.aws_clients import aws_clients
+from token_vendor.adapters.config_store import ConfigStore
+from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
+from token_vendor.adapters.turnstile import TurnstileCheck
+from token_vendor.domain.human_check import HumanCheck, allowed_hosts
+from token_vendor.domain.spend_guard import Limits, SpendGuard
+from token_vendor.guard import LedgerSpendGuard
+from token_vendor.observability import enable_tracing, logger
+from token_vendor.settings import Settings
+from token_vendor.vendor import TokenVendor
+
+# The init prefetch (prefetch.py) builds these in a background thread, which a first request may meet half
+# way: whoever comes second waits for the object rather than building a second one (with a second cache of
+# the key and the persona). Reentrant, as one builder calls another. Uncontended after that: about 0.1 µs.
+_building = threading.RLock()
+
+
+def get_settings() -> Settings:
+    with _building:
+        return _settings()
+
+
+def get_vendor() -> TokenVendor:
+    with _building:
+        return _vendor()
+
+
+def get_anam_client() -> AnamClient:
+    with _building:
+        return _anam_client()
+
+
+def get_guard() -> SpendGuard | None:
+    """The spend guard (docs/contract.md §9), or None when QUOTA_TABLE_NAME is unset."""
+    with _building:
+        return _guard()
+
+
+def get_human_check() -> HumanCheck | None:
+    """The human verification (docs/contract.md §10), or None when HUMAN_VERIFICATION is off."""
+    with _building:
+        return _human_check()
+
+
+@cache
+def _settings() -> Settings:
+    settings = Settings.from_environ(os.environ)
+    if settings.problems:
+        logger.error("Invalid configuration", extra={"problems": list(settings.problems)})
+    if settings.trace_subsegments:
+        enable_tracing()
+    return settings
+
+
+@cache
+def _vendor() -> TokenVendor:
+    settings = get_settings()
+    settings.require_valid()
+    return TokenVendor(settings, ConfigStore(settings, _aws_clients()), get_anam_client())
+
+
+@cache
+def _aws_clients() -> Any:
+    # One boto3 session for every client (SSM, Secrets Manager, DynamoDB): it is parsed once per environment.
+    return aws_clients()
+
+
+@cache
+def _anam_client() -> AnamClient:
+    return AnamClient(get_settings().anam_api_base_url)
+
+
+@cache
+def _guard() -> SpendGuard | None:
+    settings = get_settings()
+    if settings.quota_table_name is None:
+        return None
+    ledger = DynamoDbLedger(settings.quota_table_name, _aws_clients())
+    return LedgerSpendGuard(ledger, Limits.from_settings(settings))
+
+
+@cache
+def _human_check() -> HumanCheck | None:
+    settings = get_settings()
+    if not settings.turnstile_enabled:
+        return None
+    return TurnstileCheck(settings.turnstile_siteverify_url, allowed_hosts(settings.allowed_origins))
+
+
+def reset() -> None:
+    """Forget everything built, as a new execution environment would (tests and the dev server use it)."""
+    _settings.cache_clear()
+    _vendor.cache_clear()
+    _anam_client.cache_clear()
+    _guard.cache_clear()
+    _aws_clients.cache_clear()
+    _human_check.cache_clear()

@@ -1,0 +1,151 @@
+"""docs/contract.md §9 and §10 under faults: the spend guard and the human check fail closed.
+
+DynamoDB throttling, failing, resetting or stalling past the SDK's retries is 503 dependency_unavailable with
+nothing minted; a blip the retries absorb is not seen. siteverify down, slow or answering garbage is 503 after
+its one retry, which carries the same idempotency key; a blip is absorbed.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from local.fault_proxy import Fault, FaultProxy, aws_server_error, aws_throttling, aws_unavailable
+from local.standins.anam import AnamStub
+from local.standins.turnstile import SITEVERIFY_PATH, TurnstileStub
+from tests.faults.answer_checks import PROMPT, assert_error, assert_nothing_leaked, assert_token, wait_until
+from tests.support.function import Function, Logs
+from token_vendor.adapters import turnstile as turnstile_adapter
+
+TRANSACT = "TransactWriteItems"
+SDK_ATTEMPTS = 2  # FAST_DYNAMODB_CLIENT_CONFIG's total_max_attempts
+GARBAGE = "<html><body>Bad gateway</body></html>"
+
+DYNAMODB_FAULTS: dict[str, Callable[[], Fault]] = {
+    "throttling": aws_throttling,
+    "server-error": aws_server_error,
+    "unavailable": aws_unavailable,
+    "reset": Fault.reset,
+}
+
+
+@pytest.mark.parametrize("fault", DYNAMODB_FAULTS.values(), ids=DYNAMODB_FAULTS.keys())
+def test_dynamodb_failing_past_the_retries_is_503_and_nothing_is_minted(
+    function: Function, guarded: str, aws: FaultProxy, anam: AnamStub, logs: Logs, fault: Callable[[], Fault]
+) -> None:
+    aws.enqueue(*(fault() for _ in range(SDK_ATTEMPTS)), match=TRANSACT)
+    answer = function.post({"prompt": PROMPT})
+    assert_error(answer, 503, "dependency_unavailable")
+    assert 1 <= int(answer.headers["Retry-After"]) <= 10
+    assert anam.requests == []
+    assert_nothing_leaked(answer, logs)
+
+
+@pytest.mark.parametrize("fault", DYNAMODB_FAULTS.values(), ids=DYNAMODB_FAULTS.keys())
+def test_a_dynamodb_blip_is_absorbed_by_the_sdks_retry(
+    function: Function, guarded: str, aws: FaultProxy, fault: Callable[[], Fault]
+) -> None:
+    aws.enqueue(fault(), match=TRANSACT)
+    assert_token(function.post())
+
+
+def test_a_stalled_dynamodb_never_holds_the_request_past_the_lambdas_time(
+    function: Function, guarded: str, aws: FaultProxy
+) -> None:
+    function.post()  # warm: the key and the persona are held
+    aws.enqueue(Fault.delay(5.0), Fault.delay(5.0), match=TRANSACT)
+    started = time.monotonic()
+    answer = function.post(timeout_seconds=3.0)
+    assert_error(answer, 503, "dependency_unavailable")
+    assert time.monotonic() - started < 3.0
+
+
+@pytest.fixture(scope="session")
+def siteverify_fault_proxy(turnstile_stub: TurnstileStub) -> Iterator[FaultProxy]:
+    with FaultProxy(turnstile_stub.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def siteverify(
+    siteverify_fault_proxy: FaultProxy, turnstile: TurnstileStub, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FaultProxy]:
+    """siteverify reached through a fault-injecting proxy; attempts time out after 0.3 s (production: 2 s)."""
+    siteverify_fault_proxy.clear_faults()
+    siteverify_fault_proxy.reset_counters()
+    monkeypatch.setenv("TURNSTILE_SITEVERIFY_URL", siteverify_fault_proxy.url + SITEVERIFY_PATH)
+    monkeypatch.setattr(turnstile_adapter, "ATTEMPT_SECONDS", 0.3)
+    yield siteverify_fault_proxy
+    siteverify_fault_proxy.clear_faults()
+
+
+SITEVERIFY_FAULTS: dict[str, Callable[[], Fault]] = {
+    "5xx": lambda: Fault.status(503, "Service Unavailable"),
+    "reset": Fault.reset,
+    "slow": lambda: Fault.delay(0.6),
+}
+
+
+@pytest.mark.parametrize("fault", SITEVERIFY_FAULTS.values(), ids=SITEVERIFY_FAULTS.keys())
+def test_siteverify_failing_twice_is_503_and_nothing_is_minted(
+    function: Function,
+    siteverify: FaultProxy,
+    turnstile: TurnstileStub,
+    anam: AnamStub,
+    logs: Logs,
+    fault: Callable[[], Fault],
+) -> None:
+    siteverify.enqueue(fault(), fault())
+    answer = function.post({"turnstileToken": turnstile.issue("app.example.com"), "prompt": PROMPT})
+    assert_error(answer, 503, "dependency_unavailable")
+    assert anam.requests == []
+    assert_nothing_leaked(answer, logs)
+
+
+def test_siteverify_answering_garbage_is_503(
+    function: Function, siteverify: FaultProxy, turnstile: TurnstileStub
+) -> None:
+    siteverify.enqueue(Fault.status(200, GARBAGE, {"Content-Type": "text/html"}))
+    assert_error(
+        function.post({"turnstileToken": turnstile.issue("app.example.com")}), 503, "dependency_unavailable"
+    )
+
+
+def test_siteverify_unreachable_is_503(
+    function: Function, turnstile: TurnstileStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("TURNSTILE_SITEVERIFY_URL", f"http://127.0.0.1:{port}{SITEVERIFY_PATH}")
+    assert_error(
+        function.post({"turnstileToken": turnstile.issue("app.example.com")}), 503, "dependency_unavailable"
+    )
+
+
+@pytest.mark.parametrize("fault", SITEVERIFY_FAULTS.values(), ids=SITEVERIFY_FAULTS.keys())
+def test_a_siteverify_blip_is_retried_once_and_absorbed(
+    function: Function, siteverify: FaultProxy, turnstile: TurnstileStub, fault: Callable[[], Fault]
+) -> None:
+    siteverify.enqueue(fault())
+    assert_token(function.post({"turnstileToken": turnstile.issue("app.example.com")}))
+
+
+def test_the_retry_after_a_lost_answer_carries_the_same_idempotency_key_and_passes(
+    function: Function, siteverify: FaultProxy, turnstile: TurnstileStub
+) -> None:
+    # The first attempt reaches siteverify, which uses the token up, but its answer comes too late.
+    siteverify.enqueue(Fault.delay(0.6))
+    token = turnstile.issue("app.example.com")
+    assert_token(function.post({"turnstileToken": token}))
+
+    def asked() -> list[dict[str, str]]:
+        # Only this token's: a slow request of an earlier test may land late.
+        return [fields for fields in turnstile.requests if fields.get("response") == token]
+
+    wait_until(lambda: len(asked()) == 2)
+    first, retry = asked()
+    assert first["idempotency_key"] == retry["idempotency_key"]
