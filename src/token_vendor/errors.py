@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_PERSONA = "unknown_persona"
     INVALID_VARIABLE = "invalid_variable"
     UNAUTHENTICATED = "unauthenticated"
+    DIRECT_ACCESS_REFUSED = "direct_access_refused"
     VERIFICATION_FAILED = "verification_failed"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -70,6 +71,11 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_VARIABLE: ErrorSpec(400, 'The variable "{variable}" {reason}'),
     ErrorCode.UNAUTHENTICATED: ErrorSpec(
         401, "This endpoint needs a signed-in caller. Sign in again and send the Authorization header."
+    ),
+    ErrorCode.DIRECT_ACCESS_REFUSED: ErrorSpec(
+        403,
+        "This endpoint answers only through the site's own address (its CloudFront distribution). Call it "
+        "there, not at the API's execute-api address.",
     ),
     ErrorCode.VERIFICATION_FAILED: ErrorSpec(
         403,

@@ -20,6 +20,8 @@ DEFAULT_TURNSTILE_SITEVERIFY_URL = "https://challenges.cloudflare.com/turnstile/
 ANY_ORIGIN = "*"
 HUMAN_VERIFICATION_OFF = "off"
 HUMAN_VERIFICATION_TURNSTILE = "turnstile"
+TRUSTED_PROXY_OFF = "off"
+TRUSTED_PROXY_CLOUDFRONT = "cloudfront"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Settings:
     monthly_session_minutes: int | None = None
     human_verification: str = HUMAN_VERIFICATION_OFF
     turnstile_siteverify_url: str = DEFAULT_TURNSTILE_SITEVERIFY_URL
+    trusted_proxy: str = TRUSTED_PROXY_OFF
     trace_subsegments: bool = False
     problems: tuple[str, ...] = field(default=(), compare=False)
 
@@ -86,6 +89,7 @@ class Settings:
             turnstile_siteverify_url=read(
                 "TURNSTILE_SITEVERIFY_URL", _base_url, DEFAULT_TURNSTILE_SITEVERIFY_URL
             ),
+            trusted_proxy=read("TRUSTED_PROXY", _trusted_proxy, TRUSTED_PROXY_OFF),
             trace_subsegments=read("TRACE_SUBSEGMENTS", _boolean, False),
         )
         problems.extend(settings._combination_problems())
@@ -94,6 +98,10 @@ class Settings:
     @property
     def turnstile_enabled(self) -> bool:
         return self.human_verification == HUMAN_VERIFICATION_TURNSTILE
+
+    @property
+    def behind_cloudfront(self) -> bool:
+        return self.trusted_proxy == TRUSTED_PROXY_CLOUDFRONT
 
     def _combination_problems(self) -> list[str]:
         """Settings that are each valid but cannot work together (docs/contract.md §2)."""
@@ -154,6 +162,13 @@ def _human_verification(raw: str) -> str:
     lowered = raw.lower()
     if lowered not in {HUMAN_VERIFICATION_OFF, HUMAN_VERIFICATION_TURNSTILE}:
         raise ValueError("must be off or turnstile")
+    return lowered
+
+
+def _trusted_proxy(raw: str) -> str:
+    lowered = raw.lower()
+    if lowered not in {TRUSTED_PROXY_OFF, TRUSTED_PROXY_CLOUDFRONT}:
+        raise ValueError("must be off or cloudfront")
     return lowered
 
 

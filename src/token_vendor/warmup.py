@@ -1,5 +1,5 @@
 """The schedule's warm-up (docs/contract.md §6): load the key and the persona(s), check that the secret holds
-what human verification needs, mint nothing, never raise.
+what human verification and the trusted proxy need, mint nothing, never raise.
 
 A failed warm-up answers `{"warmed": false, "error": code}` and counts `WarmUpFailures`, which an alarm
 watches: a broken configuration is noticed on the schedule, before a visitor meets it.
@@ -12,9 +12,10 @@ from typing import Any
 
 from token_vendor.domain.deadline import deadline_from
 from token_vendor.domain.human_check import secret_key
+from token_vendor.domain.trusted_proxy import origin_secrets
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.observability import WARM_UP_FAILURES, WARM_UPS, count, logger
-from token_vendor.wiring import get_human_check, get_vendor
+from token_vendor.wiring import get_human_check, get_settings, get_vendor
 
 
 def warm_up(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
@@ -24,10 +25,13 @@ def warm_up(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
         deadline = deadline_from(remaining_seconds())
         vendor = get_vendor()
         vendor.warm(deadline)
+        # A secret without the turnstileSecretKey or originVerifySecret that the settings need would fail
+        # every request: say so on the schedule.
+        credentials = vendor.config.credentials(deadline)
         if get_human_check() is not None:
-            # A secret without its turnstileSecretKey would fail every request: say so on the schedule.
-            credentials, _ = vendor.config.load(None, deadline)
             secret_key(credentials)
+        if get_settings().behind_cloudfront:
+            origin_secrets(credentials)
     except TokenVendorError as err:
         logger.error("Warm-up failed", extra={"code": str(err.code), "detail": err.detail})
         return _failed(err.code)

@@ -111,6 +111,12 @@ class ConfigStore:
         named = self._named.get(deadline) if self._named is not None else {}
         return credentials, _pick(named, persona_name)
 
+    def credentials(self, deadline: float | None = None) -> Credentials:
+        """The secret's values alone (the origin check behind CloudFront, §8). On a cold start the personas
+        are fetched at the same time: the request that follows needs them."""
+        self._start_fetches(self._all if self._credentials.is_empty else [self._credentials])
+        return self._credentials.get(deadline)
+
     def load_all(self, deadline: float | None = None) -> None:
         """The credentials and every persona into the cache (warm-up, init prefetch). A broken named
         persona raises its configuration error after everything is loaded: warm-ups report it."""

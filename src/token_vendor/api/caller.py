@@ -1,7 +1,8 @@
 """The caller as API Gateway describes it (docs/contract.md §8): only what API Gateway itself wrote into the
 event. The JWT claims are there only when the HTTP API's JWT authorizer verified the token; the source address
 is the TCP peer API Gateway saw. Headers such as X-Forwarded-For are never read: API Gateway appends to
-whatever the client sent.
+whatever the client sent. Behind CloudFront that peer is an edge server, and the viewer's address, read once
+the origin secret matched (`api/trusted_proxy.py`), stands in its place.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Any
 from token_vendor.domain.caller import Caller, address_identity
 
 
-def identify(request_context: Mapping[str, Any]) -> Caller:
-    """The caller of an HTTP API (payload 2.0) request, from its `requestContext`."""
+def identify(request_context: Mapping[str, Any], viewer_address: str | None = None) -> Caller:
+    """The caller of an HTTP API (payload 2.0) request, from its `requestContext`; its address is
+    `viewer_address` when a trusted proxy vouched for it, else API Gateway's `sourceIp`."""
     claims = _verified_claims(request_context)
-    source_ip = str((request_context.get("http") or {}).get("sourceIp") or "")
+    source_ip = viewer_address or str((request_context.get("http") or {}).get("sourceIp") or "")
     subject = claims.get("sub")
     if subject:
         return Caller(identity=f"sub:{subject}", source_ip=source_ip, claims=claims)

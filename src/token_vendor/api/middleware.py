@@ -1,4 +1,5 @@
-"""What every HTTP answer shares: errors as JSON, CORS, no caching, and one log line per request."""
+"""What every HTTP answer shares: the trusted proxy's check first (behind CloudFront), errors as JSON, CORS,
+no caching, and one log line per request."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from token_vendor.api.cors import cors_headers
 from token_vendor.api.responses import error_response
+from token_vendor.api.trusted_proxy import through_trusted_proxy
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.observability import count_rejection, logger
 from token_vendor.wiring import get_settings
+
+# Where the routes find the viewer's address that the trusted proxy's check read (None without TRUSTED_PROXY).
+VIEWER_ADDRESS = "viewer_address"
 
 
 def http_conventions(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -20,6 +25,11 @@ def http_conventions(app: APIGatewayHttpResolver, next_middleware: NextMiddlewar
     event = app.current_event
     code = ""
     try:
+        # Before the routes, so that it guards every method and path, preflights included (§3, §8).
+        viewer = through_trusted_proxy(
+            event.headers, lambda: app.lambda_context.get_remaining_time_in_millis() / 1000
+        )
+        app.context[VIEWER_ADDRESS] = viewer
         response = next_middleware(app)
     except TokenVendorError as err:
         code = str(err.code)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from token_vendor.api.caller import identify
-from token_vendor.api.middleware import http_conventions
+from token_vendor.api.middleware import VIEWER_ADDRESS, http_conventions
 from token_vendor.api.responses import preflight_response, token_response
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.minting import HttpRequest, mint_session_token
@@ -32,7 +32,7 @@ def create_session_token() -> Response[str]:
         headers=event.headers,
         body=event.body,
         is_base64_encoded=bool(event.is_base64_encoded),
-        caller=identify(event.raw_event["requestContext"]),
+        caller=identify(event.raw_event["requestContext"], app.context.get(VIEWER_ADDRESS)),
     )
     token = mint_session_token(request, lambda: app.lambda_context.get_remaining_time_in_millis() / 1000)
     return token_response(token)

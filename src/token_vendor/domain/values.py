@@ -17,6 +17,10 @@ class Credentials:
 
     api_key: str = field(repr=False)
     turnstile_secret_key: str | None = field(default=None, repr=False)
+    # What CloudFront adds to every request it sends (docs/contract.md §8), and the value it sent before a
+    # rotation, accepted until the operator removes it.
+    origin_verify_secret: str | None = field(default=None, repr=False)
+    origin_verify_secret_previous: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,8 @@ class SessionToken:
 
 def parse_credentials(raw: object) -> Credentials:
     """The secret's value: the key as a plain string, or a JSON object {"apiKey": "...",
-    "turnstileSecretKey": "..."} (the second only with human verification, docs/contract.md §10)."""
+    "turnstileSecretKey": "...", "originVerifySecret": "...", "originVerifySecretPrevious": "..."} (the others
+    only with human verification, docs/contract.md §10, and behind CloudFront, §8)."""
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
     text = str(raw or "").strip()
@@ -44,11 +49,17 @@ def parse_credentials(raw: object) -> Credentials:
         raise TokenVendorError(
             ErrorCode.CONFIGURATION_ERROR, 'API key secret is a JSON object without a string "apiKey"'
         )
-    turnstile = fields.get("turnstileSecretKey")
     return Credentials(
         api_key=api_key.strip(),
-        turnstile_secret_key=turnstile.strip() if isinstance(turnstile, str) and turnstile.strip() else None,
+        turnstile_secret_key=_optional(fields, "turnstileSecretKey"),
+        origin_verify_secret=_optional(fields, "originVerifySecret"),
+        origin_verify_secret_previous=_optional(fields, "originVerifySecretPrevious"),
     )
+
+
+def _optional(fields: dict[str, object], name: str) -> str | None:
+    value = fields.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def token_expiry(token: str) -> str | None:
