@@ -1,4 +1,4 @@
-"""docs/contract.md §2 and §10: what the API key secret may hold, and that neither secret shows in a repr."""
+"""docs/contract.md §2, §8 and §10: what the API key secret may hold, and that no secret shows in a repr."""
 
 import json
 
@@ -9,6 +9,8 @@ from token_vendor.errors import ErrorCode, TokenVendorError
 
 KEY = "anam-key-1234567890"
 TURNSTILE = "0x4AAAAAAturnstile-secret"
+ORIGIN = "origin-verify-secret-of-32-chars-or-more"
+PREVIOUS = "the-origin-verify-secret-it-replaced"
 
 
 @pytest.mark.parametrize(
@@ -25,6 +27,12 @@ def test_the_turnstile_secret_is_read_next_to_the_key():
     assert (credentials.api_key, credentials.turnstile_secret_key) == (KEY, TURNSTILE)
 
 
+def test_the_origin_secrets_are_read_next_to_the_key():
+    stored = {"apiKey": KEY, "originVerifySecret": ORIGIN, "originVerifySecretPrevious": PREVIOUS}
+    credentials = parse_credentials(json.dumps(stored))
+    assert (credentials.origin_verify_secret, credentials.origin_verify_secret_previous) == (ORIGIN, PREVIOUS)
+
+
 @pytest.mark.parametrize("stored", ["", "   ", "{}", '{"apiKey": ""}', '{"apiKey": 3}', "{not json"])
 def test_a_secret_without_a_key_is_a_configuration_error(stored):
     with pytest.raises(TokenVendorError) as caught:
@@ -32,7 +40,13 @@ def test_a_secret_without_a_key_is_a_configuration_error(stored):
     assert caught.value.code is ErrorCode.CONFIGURATION_ERROR
 
 
-def test_neither_secret_appears_in_a_repr():
-    shown = repr(Credentials(api_key=KEY, turnstile_secret_key=TURNSTILE))
-    assert KEY not in shown
-    assert TURNSTILE not in shown
+def test_no_secret_appears_in_a_repr():
+    shown = repr(
+        Credentials(
+            api_key=KEY,
+            turnstile_secret_key=TURNSTILE,
+            origin_verify_secret=ORIGIN,
+            origin_verify_secret_previous=PREVIOUS,
+        )
+    )
+    assert [secret for secret in (KEY, TURNSTILE, ORIGIN, PREVIOUS) if secret in shown] == []

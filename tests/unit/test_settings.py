@@ -22,6 +22,8 @@ def test_defaults_follow_the_spec():
     assert settings.anam_timeout_seconds == 10.0
     assert settings.max_session_length_seconds is None
     assert settings.trace_subsegments is False
+    assert settings.trusted_proxy == "off"
+    assert not settings.behind_cloudfront
 
 
 def test_values_are_read_and_normalised():
@@ -33,12 +35,14 @@ def test_values_are_read_and_normalised():
             "PROMPT_MAX_CHARS": "100",
             "MAX_SESSION_LENGTH_SECONDS": "600",
             "TRACE_SUBSEGMENTS": "true",
+            "TRUSTED_PROXY": "CloudFront",
         }
     )
     assert settings.anam_api_base_url == "http://127.0.0.1:8080"
     assert settings.allowed_origins == {"https://a.example.com", "https://b.example.com"}
     assert (settings.prompt_max_chars, settings.max_session_length_seconds) == (100, 600)
     assert settings.trace_subsegments is True
+    assert settings.behind_cloudfront
 
 
 def test_an_empty_max_session_length_means_unset():
@@ -57,6 +61,7 @@ def test_an_empty_max_session_length_means_unset():
         ("ANAM_API_BASE_URL", "api.anam.ai"),
         ("ALLOWED_ORIGINS", "app.example.com"),
         ("TRACE_SUBSEGMENTS", "maybe"),
+        ("TRUSTED_PROXY", "cloudflare"),
     ],
 )
 def test_an_invalid_value_is_a_configuration_error_naming_the_variable(name, value):
