@@ -226,3 +226,17 @@ def turnstile(
     aws_client("secretsmanager", moto_server.url).put_secret_value(SecretId=SECRET_ID, SecretString=secret)
     yield turnstile_stub
     turnstile_stub.reset()
+
+
+ORIGIN_VERIFY_SECRET = "test-origin-verify-secret-0123456789abcdef"
+PREVIOUS_ORIGIN_VERIFY_SECRET = "test-previous-origin-secret-9876543210fedcba"
+scan.always_secret |= {ORIGIN_VERIFY_SECRET, PREVIOUS_ORIGIN_VERIFY_SECRET}
+
+
+@pytest.fixture
+def behind_cloudfront(function_env: dict[str, str], aws_admin: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The function behind the template's CloudFront distribution (TRUSTED_PROXY=cloudfront); the secret holds
+    the key and the origin secret, which is returned: what the distribution adds as x-origin-verify."""
+    monkeypatch.setenv("TRUSTED_PROXY", "cloudfront")
+    aws_admin.put_secret(json.dumps({"apiKey": API_KEY, "originVerifySecret": ORIGIN_VERIFY_SECRET}))
+    return ORIGIN_VERIFY_SECRET
