@@ -17,6 +17,7 @@ import errno
 import io
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from local import web_page
+from local.edge_proxy import EdgeProxy
 from local.http_api_event import http_api_event, http_response
 from local.http_plumbing import Headers, LocalHTTPServer, LocalRequestHandler
 from local.lambda_context import LambdaContext
@@ -111,7 +113,8 @@ def _serve(args: argparse.Namespace) -> int:
             reason = exc.strerror or str(exc)
         print(f"dev_server: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return EXIT_CANNOT_START
-    emulation = None
+    emulation = edge = None
+    origin_secret = secrets.token_urlsafe(32) if args.behind_cloudfront else None
     try:
         os.environ["ALLOWED_ORIGINS"] = _with_own_origin(args.allowed_origins, args.host, args.port)
         emulation = start(
@@ -123,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
                 stub_token_type=args.stub_token_type,
                 stub_port=args.stub_port,
                 spend_guard=not args.no_guard,
+                origin_verify_secret=origin_secret,
             )
         )
         handler = load_handler()
@@ -137,6 +141,9 @@ def _serve(args: argparse.Namespace) -> int:
         if "QUOTA_TABLE_NAME" in emulation.environ and emulation.moto is not None:
             print(_spend_guard_notice(emulation.environ["QUOTA_TABLE_NAME"], emulation.moto.url), flush=True)
         port = server.socket.getsockname()[1]
+        if origin_secret is not None:
+            edge = EdgeProxy(f"http://{args.host}:{port}", origin_secret, args.host, args.edge_port).start()
+            print(edge.notice(ROUTE), flush=True)
         print(f"Serving http://{args.host}:{port}{ROUTE}", flush=True)
         print(f"Example page: http://{args.host}:{port}/   <- open this in a browser", flush=True)
         server.serve_forever()
@@ -146,6 +153,8 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
         server.close_connections(idle_only=False)
+        if edge is not None:
+            edge.stop()
         if emulation is not None:
             emulation.stop()
     return 0
@@ -211,6 +220,14 @@ def _parser() -> argparse.ArgumentParser:
         "--no-guard",
         action="store_true",
         help="no spend guard (by default it runs against an emulated table, as deployed: 10 tokens an hour)",
+    )
+    parser.add_argument(
+        "--behind-cloudfront",
+        action="store_true",
+        help="put a simulated CloudFront in front (TRUSTED_PROXY=cloudfront): direct requests then get 403",
+    )
+    parser.add_argument(
+        "--edge-port", type=int, default=0, help="port of the simulated CloudFront (default: any free one)"
     )
     parser.add_argument(
         "--log-format",

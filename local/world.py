@@ -64,6 +64,9 @@ class EmulationOptions:
     stub_port: int = 0
     spend_guard: bool = True
     personas_dir: Path | None = DEFAULT_PERSONAS_DIR
+    # Behind a simulated CloudFront (local/edge_proxy.py): the origin secret seeded next to the key, and the
+    # function told to trust the edge (TRUSTED_PROXY=cloudfront).
+    origin_verify_secret: str | None = None
 
 
 @dataclass
@@ -110,6 +113,8 @@ def start(
     secret_id = options.secret_id or environ.get("ANAM_API_KEY_SECRET_ID")
     parameter_name = options.parameter_name or environ.get("PERSONA_PARAMETER_NAME")
     if options.real_aws:
+        if options.origin_verify_secret is not None:
+            raise EmulationError("--behind-cloudfront runs against the emulated AWS only: leave out --aws")
         if not secret_id or not parameter_name:
             raise EmulationError(
                 "--aws needs the secret and the parameter to read: pass --secret-id and --parameter-name "
@@ -128,10 +133,14 @@ def start(
             settings["ANAM_API_BASE_URL"] = emulation.stub.url
             print(offline_banner(emulation.stub.url), file=notice, flush=True)
         secret_id, parameter_name = secret_id or DEFAULT_SECRET_ID, parameter_name or DEFAULT_PARAMETER_NAME
+        secret_value = api_key
+        if options.origin_verify_secret is not None:
+            secret_value = json.dumps({"apiKey": api_key, "originVerifySecret": options.origin_verify_secret})
+            settings["TRUSTED_PROXY"] = "cloudfront"
         seed(
             moto.url,
             secret_id=secret_id,
-            secret_value=api_key,
+            secret_value=secret_value,
             parameter_name=parameter_name,
             persona=persona,
         )

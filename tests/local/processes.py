@@ -48,12 +48,12 @@ def run_module(
 class DevServer:
     """`python -m local.dev_server` in the background, its output collected line by line."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.dev_server", "--port", str(self.port), *args],
             cwd=REPO,
-            env=developer_env(),
+            env={**developer_env(), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
