@@ -39,6 +39,13 @@ def test_on_the_function_trusts_the_distribution():
     assert trusted_proxy(Deployed(ON)) == "cloudfront"
 
 
+def test_own_trusts_the_operators_distribution_and_makes_none():
+    deployed = Deployed({"EdgeDistribution": "own"})
+
+    assert trusted_proxy(deployed) == "cloudfront"
+    assert "Edge" not in deployed.resources
+
+
 @pytest.mark.parametrize(
     ("secret_id", "version", "reference"),
     [
