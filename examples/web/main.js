@@ -91,6 +91,7 @@ const ENDPOINT_HEADLINES = {
   minting_paused: "Conversations are paused by the site's operator",
   verification_failed: 'The human check did not pass',
   unauthenticated: 'Please sign in again',
+  direct_access_refused: 'This page calls the token service at the wrong address',
   rate_limited: 'Anam is busy right now',
   dependency_unavailable: 'The service is briefly unavailable',
   upstream_timeout: 'Anam took too long to answer',
