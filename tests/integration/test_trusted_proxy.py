@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from local.fault_proxy import FaultProxy, aws_unavailable
 from local.standins.anam import AnamStub
 from local.standins.turnstile import TurnstileStub
 from tests.conftest import API_KEY, PREVIOUS_ORIGIN_VERIFY_SECRET, TURNSTILE_SECRET_KEY
@@ -199,3 +200,15 @@ def test_turnstile_is_told_the_viewers_address(
 
     assert answer.status == 200
     assert [request["remoteip"] for request in turnstile.requests] == [VIEWER]
+
+
+def test_a_preflight_on_a_cold_start_with_secrets_manager_failing_is_503_not_a_pass(
+    function: Function, behind_cloudfront: str, aws: FaultProxy
+) -> None:
+    aws.enqueue(
+        aws_unavailable(), aws_unavailable(), match="GetSecretValue"
+    )  # the SDK's two attempts in tests
+
+    answer = through_the_edge(function, behind_cloudfront, f"{VIEWER}:50123", "OPTIONS")
+
+    assert (answer.status, answer.json()["code"]) == (503, "dependency_unavailable")
