@@ -13,6 +13,7 @@ import http.client
 from urllib.parse import urlsplit
 
 from local.http_plumbing import Headers, LocalRequestHandler, LocalService
+from local.world import EmulationError
 
 SIMULATED_VIEWER_HEADER = "X-Simulated-Viewer"
 ORIGIN_VERIFY_HEADER = "x-origin-verify"
@@ -30,6 +31,15 @@ class EdgeProxy(LocalService):
         super().__init__((host, port), _EdgeHandler, "edge-proxy")
         self.origin_url = origin_url
         self._origin_secret = origin_secret
+
+    def start(self) -> EdgeProxy:
+        try:
+            return super().start()
+        except OSError as exc:
+            port = self._address[1]
+            raise EmulationError(
+                f"cannot start the simulated CloudFront on port {port}: {exc.strerror}"
+            ) from exc
 
     def origin_headers(self, received: Headers, client_address: tuple[str, int]) -> dict[str, str]:
         """The headers the origin gets: the client's (its Host kept, so that the example page served through
