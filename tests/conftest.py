@@ -226,3 +226,12 @@ def turnstile(
     aws_client("secretsmanager", moto_server.url).put_secret_value(SecretId=SECRET_ID, SecretString=secret)
     yield turnstile_stub
     turnstile_stub.reset()
+
+
+@pytest.fixture
+def reconciling(guarded: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The spend guard with minutes budgets, so that tokens are labelled and settled against Anam's sessions
+    (docs/contract.md §11): 100 minutes a day, 1000 a month, 10-minute caps. Returns the table's name."""
+    monkeypatch.setenv("DAILY_SESSION_MINUTES", "100")
+    monkeypatch.setenv("MONTHLY_SESSION_MINUTES", "1000")
+    return guarded
