@@ -43,9 +43,9 @@ TOKEN_LIFETIME_BOUND_SECONDS = 3600 + 120
 KEEP_SECONDS = 40 * 86400
 
 CLIENT_CONFIG = Config(
-    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 3}
+    connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 3}
 )
-ATTEMPT_SECONDS = 3.0  # the longest one attempt can take: none starts that could end past the deadline
+ATTEMPT_SECONDS = 2.0  # the longest one attempt can take: none starts that could end past the deadline
 ADJUST_ATTEMPTS = 3
 ADJUST_BACKOFF = Backoff(base_seconds=0.05, cap_seconds=0.5)
 
