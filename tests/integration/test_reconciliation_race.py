@@ -1,5 +1,5 @@
-"""docs/contract.md §11, settlement under overlapping passes: processes running the real handler's pass at once,
-as a slow pass and the next tick's would, settle each reservation exactly once.
+"""docs/contract.md §11, settlement under overlapping passes: processes running the real handler's pass at
+once, as a slow pass and the next tick's would, settle each reservation exactly once.
 
 Each process is its own execution environment (its own interpreter, clients and caches), released together by
 a barrier against one table in a moto served one request at a time (see test_spend_guard_race.py: each
