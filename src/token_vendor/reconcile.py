@@ -11,7 +11,7 @@ logged.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,13 +71,7 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     reservations = book.open_reservations(deadline)
     sessions = get_session_list().sessions(credentials.api_key, settings.client_label_prefix, deadline)
     judged = verdicts(reservations, sessions, settings.client_label_prefix, time.time())
-    summary = _Summary(len(reservations))
-    for reservation in reservations:
-        verdict = judged[reservation.id]
-        if verdict.settles:
-            _settle(book, reservation, verdict, deadline, summary)
-        else:
-            summary.waiting += 1
+    summary = settle_all(book, reservations, judged, deadline)
     guard = get_guard()
     budgets: dict[str, float] = {}
     if guard is not None:
@@ -87,8 +81,25 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     return {"reconciled": True, **summary.counts(), "budgetsUsedPercent": budgets}
 
 
+def settle_all(
+    book: ReservationBook,
+    reservations: Sequence[OpenReservation],
+    judged: Mapping[str, Verdict],
+    deadline: float,
+) -> Summary:
+    """Settle each reservation whose verdict says so, in `book`; what the pass did."""
+    summary = Summary(len(reservations))
+    for reservation in reservations:
+        verdict = judged[reservation.id]
+        if verdict.settles:
+            _settle(book, reservation, verdict, deadline, summary)
+        else:
+            summary.waiting += 1
+    return summary
+
+
 def _settle(
-    book: ReservationBook, reservation: OpenReservation, verdict: Verdict, deadline: float, summary: _Summary
+    book: ReservationBook, reservation: OpenReservation, verdict: Verdict, deadline: float, summary: Summary
 ) -> None:
     used = verdict.used_minutes or 0
     held = book.settle(reservation.id, used, deadline)
@@ -107,7 +118,7 @@ def _settle(
     summary.add(reservation, verdict, used, max((-change for change in changes.values()), default=0))
 
 
-class _Summary:
+class Summary:
     def __init__(self, open_before: int) -> None:
         self.open = open_before
         self.waiting = 0
