@@ -29,7 +29,7 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from local import web_page
+from local import reconcile, web_page
 from local.http_api_event import http_api_event, http_response
 from local.http_plumbing import Headers, LocalHTTPServer, LocalRequestHandler
 from local.lambda_context import LambdaContext
@@ -228,6 +228,11 @@ class _DevHandler(LocalRequestHandler):
         body = self.read_body()
         if url.path == ROUTE:
             status = self._invoke(url.path, url.query, body)
+        elif url.path == reconcile.ROUTE and self.command == "POST":
+            # `make reconcile`: the schedule's event, in this execution environment (local/reconcile.py).
+            environment: ExecutionEnvironment = self.server.owner
+            status = 200
+            self.send_json(status, environment.invoke({"reconcile": True}))
         elif self.command in ("GET", "HEAD") and (status := self._serve_page(url.path)):
             return  # the page's own files are not worth a log line each
         else:
