@@ -106,7 +106,7 @@ def _settle(
     if held is None:
         summary.settled_elsewhere += 1  # another pass, or a request giving it back
         return
-    changes = adjustments(held, used)
+    changes = adjustments(held, used, reservation.minutes)
     try:
         book.adjust(changes, deadline)
     except TokenVendorError as err:

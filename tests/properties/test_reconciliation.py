@@ -37,7 +37,8 @@ sessions_of_a_token = st.lists(
 @st.composite
 def reservations(draw: Any) -> tuple[OpenReservation, list[tuple[bool, int | None, int]]]:
     minutes = draw(st.integers(min_value=1, max_value=120))
-    held_day = draw(st.sampled_from([minutes, 0, None]))  # still held, given back at 0, or never counted
+    # Still held, given back already, never counted, or a record claiming more than was reserved.
+    held_day = draw(st.sampled_from([minutes, 0, None, minutes + draw(st.integers(1, 30))]))
     windows = {MONTH: minutes} | ({DAY: held_day} if held_day is not None else {})
     created = NOW - draw(st.integers(min_value=0, max_value=3 * 3600))
     reservation = OpenReservation(uuid.uuid4().hex, minutes, windows, int(created), int(created) + 3720)
@@ -60,9 +61,9 @@ def test_a_settlement_never_gives_back_more_than_the_reservation_holds(drawn, la
     verdict = judge(reservation, anam_sessions(reservation, sessions), latest_start, NOW)
     if not verdict.settles:
         return
-    changes = adjustments(reservation.windows, verdict.used_minutes or 0)
+    changes = adjustments(reservation.windows, verdict.used_minutes or 0, reservation.minutes)
     for key, change in changes.items():
-        assert -change <= reservation.windows[key] <= reservation.minutes  # per window, at most what it held
+        assert -change <= min(reservation.windows[key], reservation.minutes)  # never more than it reserved
 
 
 @gen.PURE
@@ -103,7 +104,9 @@ def test_overlapping_and_repeated_passes_settle_each_reservation_once(drawn, pas
         verdict = judged[reservation.id]
         assert book.settlements.get(reservation.id, 0) == (1 if verdict.settles else 0)
         if verdict.settles:
-            for key, change in adjustments(reservation.windows, verdict.used_minutes or 0).items():
+            for key, change in adjustments(
+                reservation.windows, verdict.used_minutes or 0, reservation.minutes
+            ).items():
                 expected[key] += change
     assert book.counters == expected
 

@@ -73,7 +73,10 @@ def test_no_session_settles_as_unused_only_after_expiry_with_a_later_session_lis
 
 
 def test_adjustments_give_back_what_is_held_beyond_the_use_and_add_an_overrun():
-    assert adjustments({"d": 10, "m": 10}, 3) == {"d": -7, "m": -7}
-    assert adjustments({"m": 10}, 0) == {"m": -10}
-    assert adjustments({"d": 10}, 14) == {"d": 4}
-    assert adjustments({"d": 10}, 10) == {}
+    assert adjustments({"d": 10, "m": 10}, 3, 10) == {"d": -7, "m": -7}
+    assert adjustments({"m": 10}, 0, 10) == {"m": -10}
+    assert adjustments({"d": 10}, 14, 10) == {"d": 4}
+    assert adjustments({"d": 10}, 10, 10) == {}
+    assert adjustments({"d": 12}, 0, 10) == {
+        "d": -10
+    }  # a record that claims more gives back what was reserved

@@ -109,10 +109,16 @@ def judge(
     return Verdict(None, False, "expired, no proof yet" if expired else "token still valid")
 
 
-def adjustments(held: Mapping[str, int], used_minutes: int) -> dict[str, int]:
+def adjustments(held: Mapping[str, int], used_minutes: int, reserved: int) -> dict[str, int]:
     """What settling does to each budget window the reservation still holds: `used - held` (negative: minutes
-    given back, never more than it holds; positive: the overrun added, as Anam will bill it)."""
-    return {key: used_minutes - minutes for key, minutes in held.items() if used_minutes != minutes}
+    given back; positive: the overrun added, as Anam will bill it). What a window holds is taken as at most
+    what the reservation reserved, so that no record, however written, gives back more than that."""
+    changes = {}
+    for key, minutes in held.items():
+        change = max(0, used_minutes) - min(max(0, minutes), reserved)
+        if change:
+            changes[key] = change
+    return changes
 
 
 def verdicts(
