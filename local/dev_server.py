@@ -228,11 +228,8 @@ class _DevHandler(LocalRequestHandler):
         body = self.read_body()
         if url.path == ROUTE:
             status = self._invoke(url.path, url.query, body)
-        elif url.path == reconcile.ROUTE and self.command == "POST":
-            # `make reconcile`: the schedule's event, in this execution environment (local/reconcile.py).
-            environment: ExecutionEnvironment = self.server.owner
-            status = 200
-            self.send_json(status, environment.invoke({"reconcile": True}))
+        elif url.path == reconcile.ROUTE and self.command == "POST":  # `make reconcile`
+            status = reconcile.answer(self, self.server.owner)
         elif self.command in ("GET", "HEAD") and (status := self._serve_page(url.path)):
             return  # the page's own files are not worth a log line each
         else:

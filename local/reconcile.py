@@ -14,12 +14,24 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from local.http_plumbing import LocalRequestHandler
 
 ROUTE = "/_local/reconcile"
 DEFAULT_URL = "http://127.0.0.1:3000"
 EXIT_CANNOT_REACH = 2
+
+
+class _Environment(Protocol):
+    def invoke(self, event: Mapping[str, Any]) -> Any: ...
+
+
+def answer(handler: LocalRequestHandler, environment: _Environment) -> int:
+    """The dev server's side of the route: the schedule's event, in its execution environment."""
+    handler.send_json(200, environment.invoke({"reconcile": True}))
+    return 200
 
 
 def describe(summary: dict[str, Any]) -> str:
