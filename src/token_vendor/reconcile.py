@@ -72,13 +72,22 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     sessions = get_session_list().sessions(credentials.api_key, settings.client_label_prefix, deadline)
     judged = verdicts(reservations, sessions, settings.client_label_prefix, time.time())
     summary = settle_all(book, reservations, judged, deadline)
-    guard = get_guard()
-    budgets: dict[str, float] = {}
-    if guard is not None:
-        budgets = guard.publish_budgets(datetime.now(UTC), settings.max_session_length_seconds, deadline)
     summary.publish()
+    budgets = _publish_budgets(settings.max_session_length_seconds, deadline)
     logger.info("Reconciled", extra=summary.counts())
     return {"reconciled": True, **summary.counts(), "budgetsUsedPercent": budgets}
+
+
+def _publish_budgets(session_seconds: int | None, deadline: float) -> dict[str, float]:
+    """Each budget's share used, published; a failure to read it does not undo what the pass settled."""
+    guard = get_guard()
+    if guard is None:
+        return {}
+    try:
+        return guard.publish_budgets(datetime.now(UTC), session_seconds, deadline)
+    except TokenVendorError as err:
+        logger.warning("Could not publish the budgets' use", extra={"detail": err.detail})
+        return {}
 
 
 def settle_all(

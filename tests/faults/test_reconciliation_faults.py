@@ -95,3 +95,17 @@ def test_dynamodb_failing_settles_nothing_and_is_counted(function, ended_session
     assert summary["reconciled"] is False
     assert record(dynamodb, reconciling, reservation_id)["state"] == "open"
     assert '"ReconcileFailures":[1.0]' in capsys.readouterr().out
+
+
+def test_budgets_that_cannot_be_read_do_not_undo_what_the_pass_settled(
+    function, ended_session, aws, reconciling
+):
+    dynamodb, reservation_id = ended_session
+    aws.enqueue(*[aws_unavailable()] * 10, match="BatchGetItem")
+    summary = function.invoke({"reconcile": True})
+    assert (summary["reconciled"], summary["minutesGivenBack"], summary["budgetsUsedPercent"]) == (
+        True,
+        8,
+        {},
+    )
+    assert record(dynamodb, reconciling, reservation_id)["state"] == "settled"
