@@ -69,7 +69,12 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     credentials, _ = get_vendor().config.load(None, deadline)
     book = get_reservation_book()
     reservations = book.open_reservations(deadline)
-    sessions = get_session_list().sessions(credentials.api_key, settings.client_label_prefix, deadline)
+    # No open reservation: no page of the list can hold a session the pass needs. Anam is not asked.
+    sessions = (
+        get_session_list().sessions(credentials.api_key, settings.client_label_prefix, deadline)
+        if reservations
+        else []
+    )
     judged = verdicts(reservations, sessions, settings.client_label_prefix, time.time())
     summary = settle_all(book, reservations, judged, deadline)
     summary.publish()

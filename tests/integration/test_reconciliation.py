@@ -215,3 +215,9 @@ def test_the_pass_publishes_its_figures_and_each_budgets_share(function, reconci
     for name in ("MinutesReserved", "MinutesUsed", "MinutesGivenBack", "TokensSettledUsed",
                  "OpenReservations", "BudgetUsedPercent", "ReconcilePasses"):  # fmt: skip
         assert f'"{name}"' in emitted
+
+
+def test_with_nothing_open_anam_is_not_asked(function, reconciling, anam):
+    summary = reconcile(function)
+    assert (summary["reconciled"], summary["openBefore"]) == (True, 0)
+    assert not [request for request in anam.requests if request.path.startswith("/v1/sessions")]
