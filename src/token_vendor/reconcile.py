@@ -19,6 +19,7 @@ from token_vendor.domain.deadline import deadline_from
 from token_vendor.domain.reconciliation import (
     OpenReservation,
     ReservationBook,
+    Session,
     SessionListFailed,
     Verdict,
     adjustments,
@@ -70,17 +71,28 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     book = get_reservation_book()
     reservations = book.open_reservations(deadline)
     # No open reservation: no page of the list can hold a session the pass needs. Anam is not asked.
-    sessions = (
-        get_session_list().sessions(credentials.api_key, settings.client_label_prefix, deadline)
-        if reservations
-        else []
-    )
+    sessions = _sessions(credentials.api_key, settings.client_label_prefix, deadline) if reservations else []
     judged = verdicts(reservations, sessions, settings.client_label_prefix, time.time())
     summary = settle_all(book, reservations, judged, deadline)
     summary.publish()
     budgets = _publish_budgets(settings.max_session_length_seconds, deadline)
     logger.info("Reconciled", extra=summary.counts())
     return {"reconciled": True, **summary.counts(), "budgetsUsedPercent": budgets}
+
+
+def _sessions(api_key: str, prefix: str, deadline: float) -> list[Session]:
+    """This deployment's sessions, with the key held, or once more with a fresh one after a rotation."""
+    session_list = get_session_list()
+    try:
+        return session_list.sessions(api_key, prefix, deadline)
+    except SessionListFailed as failed:
+        if not failed.key_refused:
+            raise
+        fresh_key = get_vendor().config.fresh_api_key(deadline)
+        if fresh_key == api_key:
+            raise
+        logger.info("Anam refused the cached API key; listing again with the freshly fetched one")
+        return session_list.sessions(fresh_key, prefix, deadline)
 
 
 def _publish_budgets(session_seconds: int | None, deadline: float) -> dict[str, float]:

@@ -11,6 +11,7 @@ import pytest
 from local.fault_proxy import aws_unavailable
 from local.moto_server import MotoServer, aws_client
 from local.standins.anam import AnamStub, Html, Reply, Reset, Slow
+from tests.conftest import API_KEY, ROTATED_API_KEY
 from tests.support.reservations import budget_keys, counter, put_reservation, record
 
 PREFIX = "anam-token-vendor"
@@ -109,3 +110,19 @@ def test_budgets_that_cannot_be_read_do_not_undo_what_the_pass_settled(
         {},
     )
     assert record(dynamodb, reconciling, reservation_id)["state"] == "settled"
+
+
+def test_a_rotated_key_is_fetched_afresh_once_and_the_pass_goes_on(
+    function, ended_session, anam, aws_admin, reconciling
+):
+    dynamodb, _ = ended_session
+    function.invoke({"warmup": True})  # the old key is held
+    aws_admin.put_secret(ROTATED_API_KEY)
+    anam.api_keys = {ROTATED_API_KEY}
+    summary = function.invoke({"reconcile": True})
+    assert summary["minutesGivenBack"] == 8
+    assert counter(dynamodb, reconciling, budget_keys()[0]) == 2
+    authorizations = [
+        r.headers.get("Authorization") for r in anam.requests if r.path.startswith("/v1/sessions")
+    ]
+    assert authorizations == [f"Bearer {API_KEY}", f"Bearer {ROTATED_API_KEY}"]

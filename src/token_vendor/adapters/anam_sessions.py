@@ -88,7 +88,8 @@ class AnamSessionList:
         except GaveUp as gave_up:
             raise SessionListFailed(gave_up.describe()) from None
         if response.status_code != 200:
-            raise SessionListFailed(f"page {page}: Anam answered {response.status_code}")
+            status = response.status_code
+            raise SessionListFailed(f"page {page}: Anam answered {status}", key_refused=status == 401)
         return _parse_page(response.content, page)
 
 

@@ -142,7 +142,12 @@ def verdicts(
 
 
 class SessionListFailed(Exception):
-    """Anam's session list could not be read whole (an error, a timeout, an unexpected shape)."""
+    """Anam's session list could not be read whole (an error, a timeout, an unexpected shape).
+    `key_refused`: Anam refused the key (401), which a fresh fetch of the secret may cure (rotation)."""
+
+    def __init__(self, reason: str, *, key_refused: bool = False) -> None:
+        super().__init__(reason)
+        self.key_refused = key_refused
 
 
 class SessionList(Protocol):
