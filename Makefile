@@ -10,7 +10,7 @@ DEV_PY := $(DEV_VENV)/bin/python
 EVENT ?= events/post-with-prompt.json
 ENV ?= dev
 
-.PHONY: venv dev-venv test unit lint lint-python lint-imports lint-template dev invoke build bench deploy clean browser-deps web browser pause resume
+.PHONY: venv dev-venv test unit lint lint-python lint-imports lint-template dev invoke reconcile sessions build bench deploy clean browser-deps web browser pause resume
 
 venv: $(VENV)/.installed
 
@@ -62,6 +62,16 @@ dev: dev-venv
 ## Run the handler once on an event file, like `sam local invoke -e`, without Docker. Only the answer on stdout.
 invoke: dev-venv
 	@$(DEV_PY) -m local.invoke $(EVENT)
+
+## Run the reconciliation pass once in the function `make dev` runs (URL=http://127.0.0.1:<port> if not 3000),
+## and say what it gave back: press Start, then Stop on the page, then this (docs/local-development.md).
+reconcile: dev-venv
+	@$(DEV_PY) -m local.reconcile $(if $(URL),--url $(URL))
+
+## The last sessions on your own Anam account that carry a deployment's clientLabel prefix (PREFIX=<stack
+## name>; the key from ANAM_API_KEY, or SECRET=<secret id> with AWS credentials): does the pass find them?
+sessions: dev-venv
+	@$(DEV_PY) -m scripts.anam_sessions $(if $(PREFIX),--prefix $(PREFIX)) $(if $(SECRET),--secret-id $(SECRET))
 
 ## Pause or resume all minting: `make pause TABLE=<the stack's QuotaTableName>` (AWS credentials as usual);
 ## against `make dev`, add the ENDPOINT it prints. See docs/spend-guard.md.

@@ -30,7 +30,7 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from local import web_page
+from local import reconcile, web_page
 from local.edge_proxy import EdgeProxy
 from local.http_api_event import http_api_event, http_response
 from local.http_plumbing import Headers, LocalHTTPServer, LocalRequestHandler
@@ -245,6 +245,8 @@ class _DevHandler(LocalRequestHandler):
         body = self.read_body()
         if url.path == ROUTE:
             status = self._invoke(url.path, url.query, body)
+        elif url.path == reconcile.ROUTE and self.command == "POST":  # `make reconcile`
+            status = reconcile.answer(self, self.server.owner)
         elif self.command in ("GET", "HEAD") and (status := self._serve_page(url.path)):
             return  # the page's own files are not worth a log line each
         else:

@@ -34,6 +34,8 @@ DEFAULT_PERSONAS_PATH = "/anam/personas"
 # The spend guard runs as deployed, against a table made from template.yaml's own definition: a developer
 # meets the 429s (CALLER_SESSIONS_PER_HOUR, default 10) and 503s that visitors would.
 DEV_QUOTA_TABLE = "anam-token-vendor-quota"
+DEV_SESSION_SECONDS = "600"  # the template's MaxSessionLengthSeconds
+DEV_DAILY_MINUTES = "600"
 FUNCTION_DEFAULTS = {
     "POWERTOOLS_SERVICE_NAME": "anam-token-vendor",
     "POWERTOOLS_METRICS_NAMESPACE": "AnamTokenVendor",
@@ -149,6 +151,7 @@ def start(
         settings |= _emulated_aws(moto.url)
         if options.spend_guard:
             settings["QUOTA_TABLE_NAME"] = create_quota_table(moto.url, DEV_QUOTA_TABLE)
+            settings |= _budget_as_deployed(environ)
         return _configure(emulation, environ, secret_id, parameter_name, settings)
     except BaseException:
         emulation.stop()
@@ -196,6 +199,17 @@ def _start_stub(api_key: str, options: EmulationOptions) -> AnamStub:
         return stub.start()
     except OSError as exc:
         raise EmulationError(f"cannot start the Anam stand-in on port {options.stub_port}: {exc}") from exc
+
+
+def _budget_as_deployed(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """The template's defaults (10-minute caps) and a daily budget, unless the environment sets its own:
+    tokens are then labelled and `make reconcile` gives back what a session did not use (§11)."""
+    chosen = {}
+    if not environ.get("MAX_SESSION_LENGTH_SECONDS"):
+        chosen["MAX_SESSION_LENGTH_SECONDS"] = DEV_SESSION_SECONDS
+    if not environ.get("DAILY_SESSION_MINUTES") and not environ.get("MONTHLY_SESSION_MINUTES"):
+        chosen["DAILY_SESSION_MINUTES"] = DEV_DAILY_MINUTES
+    return chosen
 
 
 def _emulated_aws(endpoint_url: str) -> dict[str, str]:

@@ -240,3 +240,12 @@ def behind_cloudfront(function_env: dict[str, str], aws_admin: Any, monkeypatch:
     monkeypatch.setenv("TRUSTED_PROXY", "cloudfront")
     aws_admin.put_secret(json.dumps({"apiKey": API_KEY, "originVerifySecret": ORIGIN_VERIFY_SECRET}))
     return ORIGIN_VERIFY_SECRET
+
+
+@pytest.fixture
+def reconciling(guarded: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The spend guard with minutes budgets, so that tokens are labelled and settled against Anam's sessions
+    (docs/contract.md §11): 100 minutes a day, 1000 a month, 10-minute caps. Returns the table's name."""
+    monkeypatch.setenv("DAILY_SESSION_MINUTES", "100")
+    monkeypatch.setenv("MONTHLY_SESSION_MINUTES", "1000")
+    return guarded

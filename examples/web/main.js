@@ -108,6 +108,7 @@ const GATEWAY_HEADLINES = {
 
 let client = null;
 let stopping = false;
+let offlineSessionId = ''; // offline: the stand-in's session, which Stop ends (see stop())
 let turnstileWidget = null;
 let turnstileToken = '';
 
@@ -130,7 +131,7 @@ function setState(state, text = STATE_TEXT[state]) {
   const busy = state === 'fetching-token' || state === 'connecting';
   const live = state === 'connecting' || state === 'connected' || state === 'streaming';
   ui.start.disabled = busy || live;
-  ui.stop.disabled = !live;
+  ui.stop.disabled = !live && !(state === 'offline-ready' && offlineSessionId);
   if (state !== 'error') {
     ui.error.hidden = true;
   }
@@ -343,6 +344,7 @@ async function start(prompt) {
     // server: that is as far as an integration can be checked without a real Anam key.
     const sessionId = started.getActiveSessionId();
     if (config.offline && code === ConnectionClosedCode.SIGNALLING_CLIENT_CONNECTION_FAILURE && sessionId) {
+      offlineSessionId = sessionId;
       ui.tokenInfo.textContent += ` The SDK started session ${sessionId} with it.`;
       setState('offline-ready');
       return;
@@ -373,7 +375,28 @@ async function stop() {
       console.warn('[anam-example] stopStreaming failed', err);
     }
   }
+  await endOfflineSession();
   setState('idle', 'Stopped');
+}
+
+// Offline only: tell the Anam stand-in the session ended, so that its session list reports its length for
+// `make reconcile`. The real SDK ends a session by closing its signalling WebSocket, which the stand-in never
+// opens: this route is the stand-in's own, not Anam's.
+async function endOfflineSession() {
+  const sessionId = offlineSessionId;
+  offlineSessionId = '';
+  if (!config.offline || !config.anamApiBaseUrl || !sessionId) {
+    return;
+  }
+  try {
+    await fetch(`${config.anamApiBaseUrl}/standin/session/stop`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sessionId }),
+    });
+  } catch (err) {
+    console.warn('[anam-example] the stand-in did not hear the stop', err);
+  }
 }
 
 function showVariables() {

@@ -2,8 +2,9 @@
 
 Normal behaviour of `POST /v1/auth/session-token`: 401 for a missing or unknown key, 415 for a body that is
 not declared JSON, 400 for a body Anam would refuse (see `anam_rules`), else 200 with an HS256 JWT carrying
-the claims Anam's tokens carry, signed with PyJWT. Tests queue other behaviours (`Reply`, `Slow`, `Reset`,
-`Html`, `RateLimited`), one consumed per request, to see how the function copes.
+the claims Anam's tokens carry, signed with PyJWT. `GET /v1/sessions` lists the sessions the SDK started
+with those tokens (`anam_sessions`), under the same key check. Tests queue other behaviours (`Reply`,
+`Slow`, `Reset`, `Html`, `RateLimited`), one consumed per request, to see how the function copes.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit
 
 import jwt
 from jwt.types import Options
 
 from local.http_plumbing import Headers, LocalRequestHandler, LocalService, ReceivedRequest
 from local.standins import anam_rules
+from local.standins.anam_sessions import SESSIONS_PATH, SessionLog
 
 __all__ = [
     "AnamStub",
@@ -109,6 +112,10 @@ class AnamStub(LocalService):
         self._queue: deque[Behaviour] = deque()
         self._routes: dict[tuple[str, str], Callable[[ReceivedRequest], Reply]] = {}
         self._lock = threading.Lock()
+        # What each token was minted with, by its jti: the clientLabel its session carries, and the
+        # persona's maxSessionLengthSeconds, after which the engine ends the session.
+        self.minted: dict[str, tuple[str | None, int | None]] = {}
+        self.sessions = SessionLog()
 
     def enqueue(self, *behaviours: Behaviour) -> None:
         with self._lock:
@@ -121,6 +128,8 @@ class AnamStub(LocalService):
             self.requests.clear()
         self.token_type = None
         self.api_keys = set(self._initial_keys)
+        self.minted.clear()
+        self.sessions.clear()
         if self._server is not None:
             self._server.reset_connection_count()
 
@@ -152,6 +161,8 @@ class AnamStub(LocalService):
         route = self._routes.get((request.method, request.route))
         if route is not None:
             return route(request)
+        if request.route == SESSIONS_PATH and request.method == "GET":
+            return self._list_sessions(request)
         if request.route != TOKEN_PATH:
             return Reply(404, {"message": f"Cannot {request.method} {request.route}"})
         if request.method != "POST":
@@ -171,7 +182,17 @@ class AnamStub(LocalService):
         if problem is not None:
             return Reply(400, {"message": problem})
         token_type = self.token_type or anam_rules.token_type_for(request.json["personaConfig"])
-        return Reply(200, {"sessionToken": _token(key, token_type)})
+        token = _token(key, token_type)
+        label = request.json.get("clientLabel")
+        cap = request.json["personaConfig"].get("maxSessionLengthSeconds")
+        self.minted[self.claims_of(token)["jti"]] = (label, cap if isinstance(cap, int) else None)
+        return Reply(200, {"sessionToken": token})
+
+    def _list_sessions(self, request: ReceivedRequest) -> Reply:
+        key = _bearer_key(request.headers)
+        if key is None or key not in self.api_keys:
+            return Reply(401, {"message": "Invalid API key"})
+        return Reply(200, self.sessions.page(urlsplit(request.path).query))
 
 
 def _bearer_key(headers: Headers) -> str | None:

@@ -10,6 +10,10 @@ no avatar video offline, so the SDK ends with a signalling failure, never with a
 These calls come from a page on another origin, with an Authorization header, so the routes answer CORS
 preflights for any origin. `POST /v1/metrics/client` (the SDK's telemetry) is accepted and dropped.
 
+The engine session is recorded as a session of the token's clientLabel (anam_sessions.py). It ends when the
+page's Stop posts its id to `POST /standin/session/stop`, the stand-in's own route: the SDK ends a session by
+closing the signalling WebSocket, which offline never opened.
+
 Register on a stand-in with `register(stub)` (before or after `stub.start()`).
 """
 
@@ -17,12 +21,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
 from local.http_plumbing import ReceivedRequest
 from local.standins import anam_rules
 from local.standins.anam import AnamStub, Reply
+from local.standins.anam_sessions import STOP_PATH, session_id_of
 
 ENGINE_SESSION_PATH = "/v1/engine/session"
 METRICS_PATH = "/v1/metrics/client"
@@ -65,8 +69,9 @@ def register(stub: AnamStub) -> None:
                 return _refuse(401, "Session token already used")
             used_tokens.add(token_id)
         engine_host = stub.url.removeprefix("http://")
+        label, max_seconds = stub.minted.get(token_id, (None, None))
         body: dict[str, Any] = {
-            "sessionId": str(uuid.uuid4()),
+            "sessionId": stub.sessions.add(label, max_seconds=max_seconds),
             "engineHost": engine_host,
             "engineProtocol": "http",
             "signallingEndpoint": SIGNALLING_PATH,
@@ -81,6 +86,13 @@ def register(stub: AnamStub) -> None:
     def accept_metrics(_request: ReceivedRequest) -> Reply:
         return Reply(204, None, {"Access-Control-Allow-Origin": "*"})
 
+    def stop_session(request: ReceivedRequest) -> Reply:
+        session_id = session_id_of(request)
+        if session_id is None:
+            return _refuse(400, 'Send {"sessionId": "<the id the engine session answered>"}')
+        stopped = stub.sessions.stop(session_id)
+        return Reply(204 if stopped else 404, None, {"Access-Control-Allow-Origin": "*"})
+
     def no_signalling(_request: ReceivedRequest) -> Reply:
         return Reply(501, {"message": "The offline Anam stand-in has no signalling server: no avatar video"})
 
@@ -89,6 +101,8 @@ def register(stub: AnamStub) -> None:
     stub.add_route("OPTIONS", METRICS_PATH, preflight)
     stub.add_route("POST", METRICS_PATH, accept_metrics)
     stub.add_route("GET", SIGNALLING_PATH, no_signalling)
+    stub.add_route("OPTIONS", STOP_PATH, preflight)
+    stub.add_route("POST", STOP_PATH, stop_session)
 
 
 def _refuse(status: int, message: str) -> Reply:

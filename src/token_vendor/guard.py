@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from token_vendor.domain.spend_guard import (
     Counter,
@@ -29,15 +30,32 @@ from token_vendor.observability import logger, record_budget_used
 BUDGET_SAMPLE_SECONDS = 60.0
 
 
+class ReservationRecords(Protocol):
+    """Each reservation's record for the reconciliation (§11), kept next to the counters."""
+
+    def record(
+        self, reservation_id: str, counters: Sequence[Counter], now: datetime, deadline: float
+    ) -> None:
+        """Write a new reservation's record."""
+
+    def withdraw(self, reservation_id: str, deadline: float) -> bool:
+        """Settle the record as unused, before the reservation is given back."""
+
+
 class LedgerSpendGuard:
     """The guard over a ledger: what `minting` reserves with and releases to."""
 
     def __init__(
-        self, ledger: SpendLedger, limits: Limits, clock: Callable[[], float] = time.monotonic
+        self,
+        ledger: SpendLedger,
+        limits: Limits,
+        clock: Callable[[], float] = time.monotonic,
+        records: ReservationRecords | None = None,
     ) -> None:
         self._ledger = ledger
         self._limits = limits
         self._clock = clock
+        self._records = records
         self._next_sample = 0.0
 
     def reserve(
@@ -55,15 +73,45 @@ class LedgerSpendGuard:
                     record_budget_used(str(counter.window), 100.0)
             raise refusal(refused, now) from None
         self._sample_budgets(counters, deadline)
-        return Reservation(counters, deadline)
+        reservation = Reservation(counters, deadline)
+        if self._records is not None:
+            self._write_record(self._records, reservation, now)
+        return reservation
 
     def release(self, reservation: Reservation) -> None:
         try:
+            if self._records is not None:
+                # Its record settled first: a reconciliation pass must not give the same minutes back again.
+                # If that fails, the counters stay as they are and the pass settles the record (§11).
+                self._records.withdraw(reservation.id, reservation.deadline)
             self._ledger.subtract(reservation.counters, reservation.deadline)
         except Exception as exc:
             # The caller's quota and the budget stay spent for a token nobody got: a loss, not a risk.
             reason = exc.detail if isinstance(exc, TokenVendorError) else type(exc).__name__
             logger.warning("Could not give a reservation back", extra={"reason": reason})
+
+    @staticmethod
+    def _write_record(records: ReservationRecords, reservation: Reservation, now: datetime) -> None:
+        # Without its record a reservation is never settled: it keeps its whole cap, as without the
+        # reconciliation (an over-count, never an overspend), and the token is still handed out.
+        try:
+            records.record(reservation.id, reservation.counters, now, reservation.deadline)
+        except Exception as exc:
+            reason = exc.detail if isinstance(exc, TokenVendorError) else type(exc).__name__
+            logger.warning("Could not record a reservation", extra={"reason": reason})
+
+    def publish_budgets(
+        self, now: datetime, session_seconds: int | None, deadline: float
+    ) -> dict[str, float]:
+        """Read each budget's count for `now` and publish its share used; the shares, by budget."""
+        counters = counters_for("", session_seconds, now, self._limits)
+        budgets = [counter for counter in counters if counter.window.is_budget]
+        used = self._ledger.used(budgets, deadline) if budgets else {}
+        shares = {}
+        for counter in budgets:
+            shares[str(counter.window)] = round(100 * used.get(counter.key, 0) / counter.limit, 1)
+            record_budget_used(str(counter.window), shares[str(counter.window)])
+        return shares
 
     def _sample_budgets(self, counters: Sequence[Counter], deadline: float) -> None:
         budgets = [counter for counter in counters if counter.window.is_budget]

@@ -1,7 +1,8 @@
-"""The Lambda entry point: recognise the event and hand it on (docs/contract.md §3 and §6).
+"""The Lambda entry point: recognise the event and hand it on (docs/contract.md §3, §6 and §11).
 
 Handler for template.yaml: `token_vendor.handler.lambda_handler`. HTTP API requests go to the routes
-(api/routes.py), the schedule's warm-ups to warmup.py; anything else is logged and answered, never raised.
+(api/routes.py), the schedule's warm-ups to warmup.py, the reconciliation's passes to reconcile.py; anything
+else is logged and answered, never raised.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ try:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from token_vendor import prefetch
-    from token_vendor.api.events import is_http_api_request, is_warm_up
+    from token_vendor.api.events import is_http_api_request, is_reconcile, is_warm_up
     from token_vendor.api.routes import app
     from token_vendor.observability import logger, metrics
+    from token_vendor.reconcile import reconcile
     from token_vendor.warmup import warm_up
 
     # On a Lambda init, load the key and persona(s) and open the connection to Anam now, with the collector
@@ -40,5 +42,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
     if is_warm_up(event):
         return warm_up(lambda: context.get_remaining_time_in_millis() / 1000)
+    if is_reconcile(event):
+        return reconcile(lambda: context.get_remaining_time_in_millis() / 1000)
     logger.warning("Unsupported event", extra={"event_type": type(event).__name__})
     return {"error": "unsupported_event"}

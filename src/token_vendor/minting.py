@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from token_vendor.domain.caller import Caller, require_authenticated
 from token_vendor.domain.deadline import deadline_from
 from token_vendor.domain.persona import build_request_body, caller_values, session_seconds
+from token_vendor.domain.reconciliation import client_label
 from token_vendor.domain.request import parse_token_request
 from token_vendor.domain.values import SessionToken
 from token_vendor.observability import TOKENS_ISSUED, count, logger
@@ -58,6 +59,9 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
         reservation = guard.reserve(
             caller.identity, seconds, datetime.now(UTC), hash_key=credentials.api_key, deadline=deadline
         )
+        if settings.reconciles:  # §11: the session this token starts is told apart by its label
+            label = client_label(body.get("clientLabel"), settings.client_label_prefix, reservation.id)
+            body = {**body, "clientLabel": label}
     try:
         anam_deadline = min(deadline, time.monotonic() + settings.anam_timeout_seconds)
         sensitive = caller_values(template, request.prompt, request.variables, caller.claims)

@@ -16,6 +16,15 @@ UPSTREAM_LATENCY = "UpstreamLatency"
 WARM_UPS = "WarmUps"
 WARM_UP_FAILURES = "WarmUpFailures"
 BUDGET_USED_PERCENT = "BudgetUsedPercent"  # dimension `budget`
+# The reconciliation pass (docs/contract.md §11), once per pass.
+RECONCILE_PASSES = "ReconcilePasses"
+RECONCILE_FAILURES = "ReconcileFailures"
+MINUTES_RESERVED = "MinutesReserved"  # by the reservations settled in the pass
+MINUTES_USED = "MinutesUsed"  # by their sessions, as Anam reports them
+MINUTES_GIVEN_BACK = "MinutesGivenBack"
+TOKENS_USED = "TokensSettledUsed"
+TOKENS_UNUSED = "TokensSettledUnused"
+OPEN_RESERVATIONS = "OpenReservations"  # still open after the pass
 
 logger = Logger()
 metrics = Metrics()
@@ -26,6 +35,10 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 def count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def record_count(name: str, value: int) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def count_rejection(code: str) -> None:

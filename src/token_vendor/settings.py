@@ -7,6 +7,7 @@ so a typo in a variable gives callers a JSON answer and operators a log line, ne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -22,6 +23,8 @@ HUMAN_VERIFICATION_OFF = "off"
 HUMAN_VERIFICATION_TURNSTILE = "turnstile"
 TRUSTED_PROXY_OFF = "off"
 TRUSTED_PROXY_CLOUDFRONT = "cloudfront"
+# What a token's clientLabel starts with when neither CLIENT_LABEL_PREFIX nor POWERTOOLS_SERVICE_NAME is set.
+DEFAULT_CLIENT_LABEL_PREFIX = "anam-token-vendor"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Settings:
     turnstile_siteverify_url: str = DEFAULT_TURNSTILE_SITEVERIFY_URL
     trusted_proxy: str = TRUSTED_PROXY_OFF
     trace_subsegments: bool = False
+    reconcile_usage: bool | None = None  # None: on whenever a minutes budget is (docs/contract.md §11)
+    client_label_prefix: str = DEFAULT_CLIENT_LABEL_PREFIX
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -91,6 +96,12 @@ class Settings:
             ),
             trusted_proxy=read("TRUSTED_PROXY", _trusted_proxy, TRUSTED_PROXY_OFF),
             trace_subsegments=read("TRACE_SUBSEGMENTS", _boolean, False),
+            reconcile_usage=read("RECONCILE_USAGE", _boolean, None),
+            client_label_prefix=read(
+                "CLIENT_LABEL_PREFIX",
+                _label_prefix,
+                _label_prefix_or_default(environ.get("POWERTOOLS_SERVICE_NAME", "")),
+            ),
         )
         problems.extend(settings._combination_problems())
         return cls(**{**settings.__dict__, "problems": tuple(problems)})
@@ -102,6 +113,16 @@ class Settings:
     @property
     def behind_cloudfront(self) -> bool:
         return self.trusted_proxy == TRUSTED_PROXY_CLOUDFRONT
+
+    @property
+    def has_budget(self) -> bool:
+        return self.daily_session_minutes is not None or self.monthly_session_minutes is not None
+
+    @property
+    def reconciles(self) -> bool:
+        """Tokens labelled at Anam and settled against their sessions (§11): the guard on, a minutes budget
+        set, and RECONCILE_USAGE not false."""
+        return self.quota_table_name is not None and self.has_budget and self.reconcile_usage is not False
 
     def _combination_problems(self) -> list[str]:
         """Settings that are each valid but cannot work together (docs/contract.md §2)."""
@@ -156,6 +177,23 @@ def _parameter_path(raw: str) -> str:
     if not raw.startswith("/"):
         raise ValueError("must be an SSM path starting with /, such as /anam/personas/")
     return raw.rstrip("/") + "/"
+
+
+# The separator of a clientLabel's parts (domain/reconciliation.py) may not appear in the prefix: a label
+# must tell its deployment and its reservation apart however the persona's own label is written.
+_LABEL_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _label_prefix(raw: str) -> str:
+    if not _LABEL_PREFIX.fullmatch(raw):
+        raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
+    return raw
+
+
+def _label_prefix_or_default(service_name: str) -> str:
+    """The stack's name (POWERTOOLS_SERVICE_NAME) when it can be a prefix, else the project's name."""
+    name = service_name.strip()
+    return name if _LABEL_PREFIX.fullmatch(name) else DEFAULT_CLIENT_LABEL_PREFIX
 
 
 def _human_verification(raw: str) -> str:

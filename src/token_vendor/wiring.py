@@ -9,11 +9,14 @@ from functools import cache
 from typing import Any
 
 from token_vendor.adapters.anam import AnamClient
+from token_vendor.adapters.anam_sessions import AnamSessionList
 from token_vendor.adapters.aws_clients import aws_clients
 from token_vendor.adapters.config_store import ConfigStore
 from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
+from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
 from token_vendor.adapters.turnstile import TurnstileCheck
 from token_vendor.domain.human_check import HumanCheck, allowed_hosts
+from token_vendor.domain.reconciliation import ReservationBook, SessionList
 from token_vendor.domain.spend_guard import Limits, SpendGuard
 from token_vendor.guard import LedgerSpendGuard
 from token_vendor.observability import enable_tracing, logger
@@ -45,6 +48,17 @@ def get_guard() -> SpendGuard | None:
     """The spend guard (docs/contract.md §9), or None when QUOTA_TABLE_NAME is unset."""
     with _building:
         return _guard()
+
+
+def get_session_list() -> SessionList:
+    with _building:
+        return _session_list()
+
+
+def get_reservation_book() -> ReservationBook:
+    """The reservations' records (docs/contract.md §11); only when `settings.reconciles`."""
+    with _building:
+        return _reservation_book()
 
 
 def get_human_check() -> HumanCheck | None:
@@ -87,7 +101,22 @@ def _guard() -> SpendGuard | None:
     if settings.quota_table_name is None:
         return None
     ledger = DynamoDbLedger(settings.quota_table_name, _aws_clients())
-    return LedgerSpendGuard(ledger, Limits.from_settings(settings))
+    records = ledger if settings.reconciles else None
+    return LedgerSpendGuard(ledger, Limits.from_settings(settings), records=records)
+
+
+@cache
+def _session_list() -> SessionList:
+    # Anam's pooled connection, shared with the token call: one connection to Anam per environment.
+    return AnamSessionList(get_settings().anam_api_base_url, session=get_anam_client().session)
+
+
+@cache
+def _reservation_book() -> ReservationBook:
+    table = get_settings().quota_table_name
+    if table is None:
+        raise ValueError("the reservations live in the spend guard's table: QUOTA_TABLE_NAME is unset")
+    return DynamoDbReservations(table, _aws_clients())
 
 
 @cache
@@ -106,3 +135,5 @@ def reset() -> None:
     _guard.cache_clear()
     _aws_clients.cache_clear()
     _human_check.cache_clear()
+    _session_list.cache_clear()
+    _reservation_book.cache_clear()

@@ -40,7 +40,7 @@ SCREENSHOTS = REPO / "test-artifacts" / "browser"
 # The first run of `make dev` installs .venv-dev and the page's npm packages.
 START_TIMEOUT_SECONDS = 300
 NODE_TEST_TIMEOUT_SECONDS = 300
-CASES = 11
+CASES = 12
 
 SERVING = re.compile(r"Serving (http://127\.0\.0\.1:\d+/session-token)")
 PAGE = re.compile(r"Example page: (http://127\.0\.0\.1:\d+/)")

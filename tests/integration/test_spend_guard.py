@@ -223,7 +223,8 @@ def test_the_table_holds_counts_and_hmacs_never_an_address_or_user_id_and_every_
     assert VISITOR not in text
     assert "user-1" not in text
     assert ANOTHER_VISITOR not in text
-    assert len(items) == 2 * 2 + 2  # two callers' hour and day, the day's and the month's budget
+    # Two callers' hour and day, the day's and the month's budget, and each token's reservation (§11).
+    assert len(items) == 2 * 2 + 2 + 2
     assert all(int(item["expiresAt"]["N"]) > time.time() + 86400 for item in items)
     budgets = {
         item["pk"]["S"].split("#")[1]: int(item["used"]["N"]) for item in items if "budget" in item["pk"]["S"]

@@ -94,6 +94,8 @@ def test_every_metric_an_alarm_watches_is_one_the_function_emits(
     assert function.post().json()["code"] == "budget_exhausted"
     pause(aws_client("dynamodb", moto_server.url), os.environ["QUOTA_TABLE_NAME"])
     assert function.post().json()["code"] == "minting_paused"
+    anam.enqueue(Reply(503), Reply(503), Reply(503))
+    assert function.invoke({"reconcile": True})["error"] == "session_list_failed"
 
     watched, emitted = watched_metrics(deployed), emitted_metrics(capsys.readouterr().out)
     assert watched, "the template's alarms watch none of the function's metrics"

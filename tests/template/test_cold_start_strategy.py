@@ -15,8 +15,12 @@ def test_the_api_and_the_warm_up_schedule_invoke_the_live_alias():
     assert {route["x-amazon-apigateway-integration"]["uri"] for route in routes.values()} == {
         f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{LIVE_ALIAS}/invocations"
     }
-    [schedule] = deployed.of_type("AWS::Scheduler::Schedule").values()
-    assert schedule["Target"]["Arn"] == LIVE_ALIAS
+    schedules = deployed.of_type("AWS::Scheduler::Schedule").values()
+    assert {schedule["Target"]["Input"] for schedule in schedules} == {
+        '{"warmup": true}',
+        '{"reconcile": true}',
+    }
+    assert {schedule["Target"]["Arn"] for schedule in schedules} == {LIVE_ALIAS}
     assert {p["FunctionName"] for p in deployed.of_type("AWS::Lambda::Permission").values()} == {LIVE_ALIAS}
 
 
@@ -26,8 +30,12 @@ def test_by_default_neither_provisioned_concurrency_nor_snapstart_is_billed():
     [alias] = deployed.of_type("AWS::Lambda::Alias").values()
     assert "ProvisionedConcurrencyConfig" not in alias
     assert deployed.properties("TokenVendorFunction")["SnapStart"] == {"ApplyOn": "None"}
-    [schedule] = deployed.of_type("AWS::Scheduler::Schedule").values()
-    assert schedule["State"] == "ENABLED"
+    [warm_up] = [
+        schedule
+        for schedule in deployed.of_type("AWS::Scheduler::Schedule").values()
+        if schedule["Target"]["Input"] == '{"warmup": true}'
+    ]
+    assert warm_up["State"] == "ENABLED"
 
 
 def test_provisioned_concurrency_keeps_that_many_environments_of_the_live_alias_initialized():

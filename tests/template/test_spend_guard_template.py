@@ -93,7 +93,13 @@ def test_each_budget_has_an_alarm_at_80_percent(parameters, alarms):
 def test_the_dashboard_shows_tokens_refusals_budget_use_and_anam_latency():
     body = json.loads(Deployed().properties("Dashboard")["DashboardBody"])
     titles = [widget["properties"]["title"] for widget in body["widgets"]]
-    assert titles == ["Tokens issued", "Refusals by code", "Budget used (%)", "Anam latency (ms)"]
+    assert titles == [
+        "Tokens issued",
+        "Refusals by code",
+        "Budget used (%)",
+        "Anam latency (ms)",
+        "Minutes reserved and used (settled tokens)",
+    ]
     searches = [
         metric[0]["expression"]
         for widget in body["widgets"]

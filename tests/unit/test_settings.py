@@ -77,3 +77,43 @@ def test_missing_required_variables_are_each_named():
         Settings.from_environ({}).require_valid()
     assert "ANAM_API_KEY_SECRET_ID" in caught.value.detail
     assert "PERSONA_PARAMETER_NAME" in caught.value.detail
+
+
+GUARD_WITH_BUDGET = {
+    **REQUIRED,
+    "QUOTA_TABLE_NAME": "quota",
+    "MAX_SESSION_LENGTH_SECONDS": "600",
+    "DAILY_SESSION_MINUTES": "100",
+}
+
+
+@pytest.mark.parametrize(
+    ("environ", "reconciles"),
+    [
+        (GUARD_WITH_BUDGET, True),
+        ({**GUARD_WITH_BUDGET, "RECONCILE_USAGE": "false"}, False),
+        ({**GUARD_WITH_BUDGET, "RECONCILE_USAGE": "true"}, True),
+        ({**GUARD_WITH_BUDGET, "DAILY_SESSION_MINUTES": ""}, False),
+        ({**GUARD_WITH_BUDGET, "QUOTA_TABLE_NAME": ""}, False),
+        ({**REQUIRED, "RECONCILE_USAGE": "true"}, False),
+    ],
+    ids=["budget", "turned-off", "turned-on", "no-budget", "no-guard", "on-without-guard"],
+)
+def test_usage_is_reconciled_by_default_whenever_the_guard_counts_minutes(environ, reconciles):
+    assert Settings.from_environ(environ).reconciles is reconciles
+
+
+def test_the_label_prefix_is_the_stacks_name_unless_set():
+    assert Settings.from_environ(REQUIRED).client_label_prefix == "anam-token-vendor"
+    named = Settings.from_environ({**REQUIRED, "POWERTOOLS_SERVICE_NAME": "shop-prod"})
+    assert named.client_label_prefix == "shop-prod"
+    chosen = Settings.from_environ(
+        {**REQUIRED, "POWERTOOLS_SERVICE_NAME": "x", "CLIENT_LABEL_PREFIX": "shop"}
+    )
+    assert chosen.client_label_prefix == "shop"
+
+
+@pytest.mark.parametrize("value", ["shop:prod", "a b", "x" * 65])
+def test_a_label_prefix_that_could_not_be_told_apart_is_a_configuration_error(value):
+    settings = Settings.from_environ({**REQUIRED, "CLIENT_LABEL_PREFIX": value})
+    assert any("CLIENT_LABEL_PREFIX" in problem for problem in settings.problems)

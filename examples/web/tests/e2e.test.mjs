@@ -265,6 +265,34 @@ test('the page make dev prints, opened as it is, gets a token the real SDK accep
   });
 });
 
+test('Start, then Stop: the stand-in hears the session end, and make reconcile gives back what it did not use', async () => {
+  // A visitor of its own (a sign-in token), so that this case spends none of the anonymous caller's tokens.
+  const signIn = unsignedJwt({ sub: 'visitor-who-stops' });
+  await onPage('stop-and-reconcile', {}, async (watch) => {
+    const { page } = watch;
+    await page.locator('#sign-in summary').click();
+    await page.fill('#auth-token', signIn);
+    const sessionResponse = postTo(watch, `${ANAM_API_BASE_URL}/v1/engine/session`);
+    await startAndSettle(watch);
+    const { sessionId } = await (await sessionResponse).json();
+    assert.equal(await page.locator('#stop').isEnabled(), true, `Stop is not offered\n${describe(watch)}`);
+
+    const stopResponse = postTo(watch, `${ANAM_API_BASE_URL}/standin/session/stop`);
+    await page.click('#stop');
+    const stopped = await stopResponse;
+    assert.equal(stopped.status(), 204, describe(watch));
+    assert.deepEqual(stopped.request().postDataJSON(), { sessionId });
+    await waitForState(watch, 'idle');
+
+    // What `make reconcile` does: the schedule's event, in make dev's function (local/reconcile.py).
+    const answer = await fetch(`${new URL(ENDPOINT_URL).origin}/_local/reconcile`, { method: 'POST' });
+    const summary = await answer.json();
+    assert.equal(summary.reconciled, true, JSON.stringify(summary));
+    assert.ok(summary.settledUsed >= 1, JSON.stringify(summary));
+    assert.ok(summary.minutesGivenBack >= 9, JSON.stringify(summary)); // 10 reserved, a minute at most used
+  });
+});
+
 test('a legacy token: the SDK refuses it with its migration message, shown in the page', async () => {
   const query = { endpoint: LEGACY_ENDPOINT_URL, anamApiBaseUrl: LEGACY_ANAM_API_BASE_URL };
   await onPage('legacy-token', { query }, async (watch) => {

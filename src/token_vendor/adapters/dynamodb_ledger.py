@@ -22,12 +22,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from token_vendor.adapters.aws_clients import Failure, aws_clients, classify, error_code
+from token_vendor.adapters.dynamodb_reservations import record_item, settle_arguments
 from token_vendor.domain.deadline import Backoff, GaveUp, Retry, retry_until
 from token_vendor.domain.spend_guard import Counter, LedgerRefused
 from token_vendor.errors import ErrorCode, TokenVendorError
@@ -108,6 +110,29 @@ class DynamoDbLedger:
             self._call("transact_write_items", deadline, TransactItems=items)
         except ClientError as exc:
             raise _unavailable(exc) from exc
+
+    # The reservation's record for the reconciliation (§11). A placeholder: the ledger of issue 16 writes it
+    # alongside the counters and claims it for a give-back.
+    def record(
+        self, reservation_id: str, counters: Sequence[Counter], now: datetime, deadline: float
+    ) -> None:
+        """Write a reservation's record, after its counters accepted it."""
+        item = record_item(reservation_id, counters, now)
+        try:
+            self._call("put_item", deadline, TableName=self._table, Item=item)
+        except ClientError as exc:
+            raise _unavailable(exc) from exc
+
+    def withdraw(self, reservation_id: str, deadline: float) -> bool:
+        """Settle a record as unused before its counters are given back, so that no pass gives them back a
+        second time. False: there was no open record (never written)."""
+        try:
+            self._call("update_item", deadline, **settle_arguments(self._table, reservation_id, 0))
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise _unavailable(exc) from exc
+        return True
 
     def used(self, counters: Sequence[Counter], deadline: float) -> Mapping[str, int]:
         keys = [{KEY: {"S": counter.key}} for counter in counters]

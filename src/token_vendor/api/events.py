@@ -1,4 +1,5 @@
-"""What kind of event this is: an HTTP API request, a warm-up, or anything else (docs/contract.md §6)."""
+"""What kind of event this is: an HTTP API request, a warm-up, a reconciliation pass, or anything else
+(docs/contract.md §6, §11)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ def is_warm_up(event: object) -> bool:
     return event.get("warmup") is True or (
         event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
     )
+
+
+def is_reconcile(event: object) -> bool:
+    """`{"reconcile": true}`: the reconciliation schedule's Input (docs/contract.md §11)."""
+    return isinstance(event, Mapping) and event.get("reconcile") is True

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -77,10 +78,12 @@ class Limits:
 @dataclass(frozen=True)
 class Reservation:
     """What a token took: given back whole by `release` when the token never reaches the caller, within the
-    same request's deadline (time.monotonic())."""
+    same request's deadline (time.monotonic()). `id` names it in its record and its token's clientLabel at
+    Anam (§11)."""
 
     counters: tuple[Counter, ...]
     deadline: float
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class LedgerRefused(Exception):
@@ -115,6 +118,12 @@ class SpendGuard(Protocol):
 
     def release(self, reservation: Reservation) -> None:
         """Give a reservation back; best effort: logs a failure, never raises."""
+
+    def publish_budgets(
+        self, now: datetime, session_seconds: int | None, deadline: float
+    ) -> dict[str, float]:
+        """Publish the share of each budget used at `now` (the reconciliation pass does, §11); the shares in
+        percent, by budget (`daily`, `monthly`)."""
 
 
 def session_minutes(session_seconds: int) -> int:

@@ -1,0 +1,168 @@
+"""Budgets in minutes used (docs/contract.md §11): which session a token started, and what settling its
+reservation gives back. Pure: the ports below bring the open reservations and Anam's session list.
+
+Every token's `clientLabel` at Anam is `[<the persona's own clientLabel>:]<prefix>:<reservation id>`. The
+prefix (CLIENT_LABEL_PREFIX, the stack's name) holds no `:` (settings.py checks it), and the id is 32 hex
+digits, so the last two parts name the deployment and the reservation whatever the persona's label holds.
+
+A reservation is settled once, by the first of three rules that applies:
+- its session ended: it used the session's minutes (rounded up per session), and gives back what it held
+  beyond them, or adds the overrun;
+- its session is still running: wait;
+- no session carries its label, its token has expired, and the same listing holds a session of this
+  deployment that started after that expiry (the listing covers the time the token could have been used):
+  it used nothing, and everything it holds goes back. Without that proof: wait.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+LABEL_SEPARATOR = ":"
+_RESERVATION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def client_label(persona_label: object, prefix: str, reservation_id: str) -> str:
+    """The label of one token: the persona's own label (when it has one) kept in front."""
+    own = f"{prefix}{LABEL_SEPARATOR}{reservation_id}"
+    if isinstance(persona_label, str) and persona_label:
+        return f"{persona_label}{LABEL_SEPARATOR}{own}"
+    return own
+
+
+def reservation_id_of(label: str | None, prefix: str) -> str | None:
+    """The reservation a session's label names, when the label is one of this deployment's; else None."""
+    if not label:
+        return None
+    parts = label.rsplit(LABEL_SEPARATOR, 2)
+    if len(parts) < 2 or parts[-2] != prefix or not _RESERVATION_ID.fullmatch(parts[-1]):
+        return None
+    return parts[-1]
+
+
+@dataclass(frozen=True)
+class Session:
+    """One of Anam's sessions, as the pass reads it. Times in epoch seconds; None while unknown."""
+
+    label: str | None
+    started_at: float | None
+    ended_at: float | None
+    length_ms: float | None  # `sessionLengthMs`, else `durationMs`, as Anam reported it
+
+    @property
+    def minutes(self) -> int | None:
+        """What the session costs a budget, in whole minutes rounded up; None while it runs."""
+        if self.ended_at is None:
+            return None
+        if self.length_ms is not None:
+            milliseconds = self.length_ms
+        elif self.started_at is not None:
+            milliseconds = (self.ended_at - self.started_at) * 1000
+        else:
+            return None
+        return math.ceil(max(0.0, milliseconds) / 60_000)
+
+
+@dataclass(frozen=True)
+class OpenReservation:
+    """A reservation not yet settled: the minutes it reserved, and those it still holds in each budget
+    window (counter key -> minutes)."""
+
+    id: str
+    minutes: int
+    windows: Mapping[str, int]
+    created_at: int
+    token_expires_at: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one reservation: settle it as having used `used_minutes`, or wait (`used_minutes`
+    None). `session_found` tells a used token from an unused one."""
+
+    used_minutes: int | None
+    session_found: bool
+    reason: str
+
+    @property
+    def settles(self) -> bool:
+        return self.used_minutes is not None
+
+
+def judge(
+    reservation: OpenReservation, sessions: Sequence[Session], latest_start: float | None, now: float
+) -> Verdict:
+    """The verdict on one reservation, given the sessions that carry its label and the latest start of any
+    session of this deployment in the same listing."""
+    if sessions:
+        minutes = [session.minutes for session in sessions]
+        if any(used is None for used in minutes):
+            return Verdict(None, True, "running")
+        return Verdict(sum(used for used in minutes if used is not None), True, "ended")
+    expired = now >= reservation.token_expires_at
+    if expired and latest_start is not None and latest_start > reservation.token_expires_at:
+        return Verdict(0, False, "unused")
+    return Verdict(None, False, "expired, no proof yet" if expired else "token still valid")
+
+
+def adjustments(held: Mapping[str, int], used_minutes: int, reserved: int) -> dict[str, int]:
+    """What settling does to each budget window the reservation still holds: `used - held` (negative: minutes
+    given back; positive: the overrun added, as Anam will bill it). What a window holds is taken as at most
+    what the reservation reserved, so that no record, however written, gives back more than that."""
+    changes = {}
+    for key, minutes in held.items():
+        change = max(0, used_minutes) - min(max(0, minutes), reserved)
+        if change:
+            changes[key] = change
+    return changes
+
+
+def verdicts(
+    reservations: Iterable[OpenReservation], sessions: Iterable[Session], prefix: str, now: float
+) -> dict[str, Verdict]:
+    """Each reservation's verdict against one listing of this deployment's sessions."""
+    by_reservation: dict[str, list[Session]] = {}
+    starts: list[float] = []
+    for session in sessions:
+        reservation_id = reservation_id_of(session.label, prefix)
+        if reservation_id is None:
+            continue  # another deployment's, or a partial match of the search
+        by_reservation.setdefault(reservation_id, []).append(session)
+        if session.started_at is not None:
+            starts.append(session.started_at)
+    latest_start = max(starts, default=None)
+    return {
+        reservation.id: judge(reservation, by_reservation.get(reservation.id, []), latest_start, now)
+        for reservation in reservations
+    }
+
+
+class SessionListFailed(Exception):
+    """Anam's session list could not be read whole (an error, a timeout, an unexpected shape).
+    `key_refused`: Anam refused the key (401), which a fresh fetch of the secret may cure (rotation)."""
+
+    def __init__(self, reason: str, *, key_refused: bool = False) -> None:
+        super().__init__(reason)
+        self.key_refused = key_refused
+
+
+class SessionList(Protocol):
+    def sessions(self, api_key: str, search: str, deadline: float) -> list[Session]:
+        """Every session Anam lists for `search`, all pages, by `deadline` (time.monotonic()); raises
+        `SessionListFailed` otherwise."""
+
+
+class ReservationBook(Protocol):
+    def open_reservations(self, deadline: float) -> list[OpenReservation]:
+        """Every reservation still open (raises TokenVendorError when the store fails)."""
+
+    def settle(self, reservation_id: str, used_minutes: int, deadline: float) -> Mapping[str, int] | None:
+        """Mark the reservation settled if it is still open, and return the windows it held at that moment;
+        None when it was not open any more (another pass, or a give-back in progress)."""
+
+    def adjust(self, changes: Mapping[str, int], deadline: float) -> None:
+        """Add each change to its budget counter (negative: give back)."""

@@ -1,0 +1,196 @@
+"""The reconciliation pass (docs/contract.md §11): settle each open reservation against the session Anam ran.
+
+The schedule sends `{"reconcile": true}` every few minutes. One pass reads the open reservations, lists this
+deployment's sessions at Anam (every page), and settles each reservation that a rule of
+`domain.reconciliation` can decide: its record first (one conditional write: at most once, whatever passes
+overlap), then the budget counters it held, by what its session used. Anam's list failing settles nothing.
+The answer is a JSON summary; the pass never raises. Labels, the key and the sessions' personas are never
+logged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from token_vendor.domain.deadline import deadline_from
+from token_vendor.domain.reconciliation import (
+    OpenReservation,
+    ReservationBook,
+    Session,
+    SessionListFailed,
+    Verdict,
+    adjustments,
+    verdicts,
+)
+from token_vendor.errors import ErrorCode, TokenVendorError
+from token_vendor.observability import (
+    MINUTES_GIVEN_BACK,
+    MINUTES_RESERVED,
+    MINUTES_USED,
+    OPEN_RESERVATIONS,
+    RECONCILE_FAILURES,
+    RECONCILE_PASSES,
+    TOKENS_UNUSED,
+    TOKENS_USED,
+    count,
+    logger,
+    record_count,
+)
+from token_vendor.wiring import get_guard, get_reservation_book, get_session_list, get_settings, get_vendor
+
+SESSION_LIST_FAILED = "session_list_failed"
+RECONCILIATION_OFF = "reconciliation_off"
+
+
+def reconcile(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
+    count(RECONCILE_PASSES)
+    try:
+        return _pass(remaining_seconds)
+    except SessionListFailed as failed:
+        logger.error("Reconciliation failed: Anam's session list", extra={"reason": str(failed)})
+        return _failed(SESSION_LIST_FAILED)
+    except TokenVendorError as err:
+        logger.error("Reconciliation failed", extra={"code": str(err.code), "detail": err.detail})
+        return _failed(str(err.code))
+    except Exception:
+        logger.exception("Reconciliation failed unexpectedly")
+        return _failed(str(ErrorCode.INTERNAL_ERROR))
+
+
+def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
+    settings = get_settings()
+    settings.require_valid()
+    if not settings.reconciles:
+        logger.info("Reconciliation is off: no spend guard, no minutes budget, or RECONCILE_USAGE=false")
+        return {"reconciled": False, "error": RECONCILIATION_OFF}
+    deadline = deadline_from(remaining_seconds())
+    credentials, _ = get_vendor().config.load(None, deadline)
+    book = get_reservation_book()
+    reservations = book.open_reservations(deadline)
+    # No open reservation: no page of the list can hold a session the pass needs. Anam is not asked.
+    sessions = _sessions(credentials.api_key, settings.client_label_prefix, deadline) if reservations else []
+    judged = verdicts(reservations, sessions, settings.client_label_prefix, time.time())
+    summary = settle_all(book, reservations, judged, deadline)
+    summary.publish()
+    budgets = _publish_budgets(settings.max_session_length_seconds, deadline)
+    logger.info("Reconciled", extra=summary.counts())
+    return {"reconciled": True, **summary.counts(), "budgetsUsedPercent": budgets}
+
+
+def _sessions(api_key: str, prefix: str, deadline: float) -> list[Session]:
+    """This deployment's sessions, with the key held, or once more with a fresh one after a rotation."""
+    session_list = get_session_list()
+    try:
+        return session_list.sessions(api_key, prefix, deadline)
+    except SessionListFailed as failed:
+        if not failed.key_refused:
+            raise
+        fresh_key = get_vendor().config.fresh_api_key(deadline)
+        if fresh_key == api_key:
+            raise
+        logger.info("Anam refused the cached API key; listing again with the freshly fetched one")
+        return session_list.sessions(fresh_key, prefix, deadline)
+
+
+def _publish_budgets(session_seconds: int | None, deadline: float) -> dict[str, float]:
+    """Each budget's share used, published; a failure to read it does not undo what the pass settled."""
+    guard = get_guard()
+    if guard is None:
+        return {}
+    try:
+        return guard.publish_budgets(datetime.now(UTC), session_seconds, deadline)
+    except TokenVendorError as err:
+        logger.warning("Could not publish the budgets' use", extra={"detail": err.detail})
+        return {}
+
+
+def settle_all(
+    book: ReservationBook,
+    reservations: Sequence[OpenReservation],
+    judged: Mapping[str, Verdict],
+    deadline: float,
+) -> Summary:
+    """Settle each reservation whose verdict says so, in `book`; what the pass did."""
+    summary = Summary(len(reservations))
+    for reservation in reservations:
+        verdict = judged[reservation.id]
+        if verdict.settles:
+            _settle(book, reservation, verdict, deadline, summary)
+        else:
+            summary.waiting += 1
+    return summary
+
+
+def _settle(
+    book: ReservationBook, reservation: OpenReservation, verdict: Verdict, deadline: float, summary: Summary
+) -> None:
+    used = verdict.used_minutes or 0
+    held = book.settle(reservation.id, used, deadline)
+    if held is None:
+        summary.settled_elsewhere += 1  # another pass, or a request giving it back
+        return
+    changes = adjustments(held, used, reservation.minutes)
+    try:
+        book.adjust(changes, deadline)
+    except TokenVendorError as err:
+        # Settled, not adjusted: the budget keeps counting what it held (an over-count, never an overspend).
+        summary.adjust_failures += 1
+        logger.error("Settled a reservation but could not adjust its budgets", extra={"detail": err.detail})
+        count(RECONCILE_FAILURES)
+        return
+    summary.add(reservation, verdict, used, max((-change for change in changes.values()), default=0))
+
+
+class Summary:
+    def __init__(self, open_before: int) -> None:
+        self.open = open_before
+        self.waiting = 0
+        self.settled_elsewhere = 0
+        self.adjust_failures = 0
+        self.used_tokens = 0
+        self.unused_tokens = 0
+        self.minutes_reserved = 0
+        self.minutes_used = 0
+        self.minutes_given_back = 0
+
+    def add(self, reservation: OpenReservation, verdict: Verdict, used: int, given_back: int) -> None:
+        if verdict.session_found:
+            self.used_tokens += 1
+        else:
+            self.unused_tokens += 1
+        self.minutes_reserved += reservation.minutes
+        self.minutes_used += used
+        self.minutes_given_back += max(0, given_back)
+
+    def counts(self) -> dict[str, int]:
+        settled = self.used_tokens + self.unused_tokens + self.adjust_failures
+        return {
+            "openBefore": self.open,
+            "settledUsed": self.used_tokens,
+            "settledUnused": self.unused_tokens,
+            "waiting": self.waiting,
+            "settledElsewhere": self.settled_elsewhere,
+            "adjustFailures": self.adjust_failures,
+            "stillOpen": self.open - settled - self.settled_elsewhere,
+            "minutesReserved": self.minutes_reserved,
+            "minutesUsed": self.minutes_used,
+            "minutesGivenBack": self.minutes_given_back,
+        }
+
+    def publish(self) -> None:
+        counts = self.counts()
+        record_count(RECONCILE_FAILURES, 0)
+        record_count(OPEN_RESERVATIONS, counts["stillOpen"])
+        record_count(TOKENS_USED, self.used_tokens)
+        record_count(TOKENS_UNUSED, self.unused_tokens)
+        record_count(MINUTES_RESERVED, self.minutes_reserved)
+        record_count(MINUTES_USED, self.minutes_used)
+        record_count(MINUTES_GIVEN_BACK, self.minutes_given_back)
+
+
+def _failed(code: str) -> dict[str, Any]:
+    count(RECONCILE_FAILURES)
+    return {"reconciled": False, "error": code, "settled": 0}
