@@ -14,34 +14,29 @@ import argparse
 import base64
 import binascii
 import errno
-import io
 import json
 import os
 import secrets
 import signal
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from contextlib import redirect_stdout
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from local import reconcile, web_page
 from local.edge_proxy import EdgeProxy
+from local.execution_environment import ExecutionEnvironment
 from local.http_api_event import http_api_event, http_response
 from local.http_plumbing import Headers, LocalHTTPServer, LocalRequestHandler
-from local.lambda_context import LambdaContext
 from local.log_format import use_compact_format
 from local.standins.anam_rules import TOKEN_TYPES
 from local.world import (
     DEFAULT_PERSONA_PATH,
     EmulationError,
     EmulationOptions,
-    Handler,
     load_handler,
     start,
 )
@@ -49,48 +44,6 @@ from local.world import (
 ROUTE = "/session-token"
 DEFAULT_ALLOWED_ORIGINS = "http://localhost:5173,http://127.0.0.1:5173"
 EXIT_CANNOT_START = 2
-
-
-class ExecutionEnvironment:
-    """One warm Lambda execution environment: one invocation at a time, module state kept between them.
-
-    It also carries what the example page is told about this set-up (`page`: see local/web_page.py).
-    """
-
-    def __init__(
-        self, handler: Handler, page: Mapping[str, Any] | None = None, *, quiet_metrics: bool = False
-    ) -> None:
-        self._handler = handler
-        self._lock = threading.Lock()
-        self._quiet_metrics = quiet_metrics
-        self.page: Mapping[str, Any] = page or {}
-
-    def invoke(self, event: Mapping[str, Any]) -> Any:
-        with self._lock:
-            if not self._quiet_metrics:
-                return self._handler(event, LambdaContext())
-            with redirect_stdout(_WithoutMetrics(sys.stdout)):
-                return self._handler(event, LambdaContext())
-
-
-class _WithoutMetrics(io.TextIOBase):
-    """stdout without EMF metric lines: in AWS CloudWatch turns them into metrics, on a laptop they are noise
-    (Powertools prints single metrics whatever POWERTOOLS_METRICS_DISABLED says)."""
-
-    def __init__(self, target: TextIO) -> None:
-        self._target = target
-        self._dropped_line = False
-
-    def write(self, text: str) -> int:
-        # print() writes the line, then its "\n" apart: a dropped line takes its newline with it.
-        dropped = text.startswith('{"_aws"') or (self._dropped_line and text == "\n")
-        self._dropped_line = text.startswith('{"_aws"')
-        if not dropped:
-            self._target.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        self._target.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
