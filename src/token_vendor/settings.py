@@ -43,6 +43,7 @@ class Settings:
     human_verification: str = HUMAN_VERIFICATION_OFF
     turnstile_siteverify_url: str = DEFAULT_TURNSTILE_SITEVERIFY_URL
     trace_subsegments: bool = False
+    reconcile_usage: bool = True  # with a minutes budget; see `reconciles_usage`
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -87,6 +88,7 @@ class Settings:
                 "TURNSTILE_SITEVERIFY_URL", _base_url, DEFAULT_TURNSTILE_SITEVERIFY_URL
             ),
             trace_subsegments=read("TRACE_SUBSEGMENTS", _boolean, False),
+            reconcile_usage=read("RECONCILE_USAGE", _boolean, True),
         )
         problems.extend(settings._combination_problems())
         return cls(**{**settings.__dict__, "problems": tuple(problems)})
@@ -95,15 +97,34 @@ class Settings:
     def turnstile_enabled(self) -> bool:
         return self.human_verification == HUMAN_VERIFICATION_TURNSTILE
 
+    @property
+    def has_budget(self) -> bool:
+        return self.daily_session_minutes is not None or self.monthly_session_minutes is not None
+
+    @property
+    def reconciles_usage(self) -> bool:
+        """Reservations are recorded for the reconciliation (docs/contract.md §11): the guard on, a minutes
+        budget, and RECONCILE_USAGE not false."""
+        return self.quota_table_name is not None and self.has_budget and self.reconcile_usage
+
     def _combination_problems(self) -> list[str]:
         """Settings that are each valid but cannot work together (docs/contract.md §2)."""
-        has_budget = self.daily_session_minutes is not None or self.monthly_session_minutes is not None
-        if has_budget and self.max_session_length_seconds is None:
+        cap = self.max_session_length_seconds
+        if self.has_budget and cap is None:
             return [
                 "DAILY_SESSION_MINUTES or MONTHLY_SESSION_MINUTES is set without MAX_SESSION_LENGTH_SECONDS: "
                 "the spend guard cannot know what a session may cost"
             ]
-        return []
+        minutes = -(-cap // 60) if cap is not None else 0  # what one token reserves, rounded up
+        return [
+            f"MAX_SESSION_LENGTH_SECONDS={cap} reserves {minutes} minutes a token, more than "
+            f"{name}={budget}: no token could ever be minted"
+            for name, budget in (
+                ("DAILY_SESSION_MINUTES", self.daily_session_minutes),
+                ("MONTHLY_SESSION_MINUTES", self.monthly_session_minutes),
+            )
+            if budget is not None and minutes > budget
+        ]
 
     def require_valid(self) -> None:
         if self.problems:

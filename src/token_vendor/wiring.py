@@ -11,7 +11,8 @@ from typing import Any
 from token_vendor.adapters.anam import AnamClient
 from token_vendor.adapters.aws_clients import aws_clients
 from token_vendor.adapters.config_store import ConfigStore
-from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
+from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger, DynamoDbTable
+from token_vendor.adapters.dynamodb_records import DynamoDbRecords
 from token_vendor.adapters.turnstile import TurnstileCheck
 from token_vendor.domain.human_check import HumanCheck, allowed_hosts
 from token_vendor.domain.spend_guard import Limits, SpendGuard
@@ -86,8 +87,9 @@ def _guard() -> SpendGuard | None:
     settings = get_settings()
     if settings.quota_table_name is None:
         return None
-    ledger = DynamoDbLedger(settings.quota_table_name, _aws_clients())
-    return LedgerSpendGuard(ledger, Limits.from_settings(settings))
+    table = DynamoDbTable(settings.quota_table_name, _aws_clients())
+    records = DynamoDbRecords(table) if settings.reconciles_usage else None
+    return LedgerSpendGuard(DynamoDbLedger(table), Limits.from_settings(settings), records)
 
 
 @cache
