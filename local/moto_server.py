@@ -129,8 +129,10 @@ def seed_personas(endpoint_url: str, path: str, personas: Mapping[str, Mapping[s
 
 
 def create_quota_table(endpoint_url: str, table_name: str, template_path: Path = TEMPLATE_PATH) -> str:
-    """The spend guard's table, new and empty, as template.yaml declares it (key schema, billing, TTL), so
-    that what the tests and `make dev` run against cannot drift from what is deployed. Returns its name.
+    """The spend guard's table, new and empty, as template.yaml declares it (key schema, the open
+    reservations' index, billing, TTL), so that what the tests and `make dev` run against cannot drift from
+    what is deployed. Works against any DynamoDB endpoint on this machine (moto, DynamoDB Local). Returns its
+    name. Deletion protection is left off: the tests delete and recreate the table.
 
     An older table of that name goes first: moto's servers in one process share their state."""
     properties = template_resource(template_path, QUOTA_TABLE_RESOURCE)["Properties"]
@@ -141,6 +143,7 @@ def create_quota_table(endpoint_url: str, table_name: str, template_path: Path =
         TableName=table_name,
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
+        GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []),
         BillingMode=properties["BillingMode"],
         # CloudFormation spells the API's "Enabled" as "SSEEnabled".
         SSESpecification={"Enabled": properties["SSESpecification"]["SSEEnabled"]},
