@@ -52,6 +52,12 @@ class ConflictModel:
         self.write_units = 0.0
         self.read_units = 0.0
 
+    @property
+    def items_held(self) -> int:
+        """How many items transactions in flight hold now."""
+        with self._lock:
+            return len(self._held)
+
     def reset_counters(self) -> None:
         with self._lock:
             self.operations.clear()

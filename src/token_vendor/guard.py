@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
+from token_vendor.domain.deadline import GIVE_BACK_SECONDS
 from token_vendor.domain.spend_guard import (
     Counter,
     LedgerRefused,
@@ -50,7 +51,8 @@ class LedgerSpendGuard:
         self, identity: str, session_seconds: int | None, now: datetime, *, hash_key: str, deadline: float
     ) -> Reservation:
         counters = counters_for(caller_key(identity, hash_key), session_seconds, now, self._limits)
-        added = self._ledger.add(counters, deadline)
+        # The writes end early enough to give back what some counters took if another refuses or fails.
+        added = self._ledger.add(counters, deadline - GIVE_BACK_SECONDS)
         if added.complete:
             reservation = Reservation(counters, deadline, created_at=int(now.timestamp()))
             self._start_record(reservation)

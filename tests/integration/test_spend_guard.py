@@ -205,6 +205,19 @@ def test_an_anam_failure_gives_the_reservation_back(
     assert function.post(source_ip=VISITOR).status == 200
 
 
+def test_a_slow_request_whose_anam_call_hangs_still_gives_its_reservation_back(
+    function: Function, limits: Any, anam: AnamStub, dynamodb: DynamoDb
+) -> None:
+    # The Lambda's time, not ANAM_TIMEOUT_SECONDS, ends the Anam call: the give-back's time is kept back.
+    limits(caller_sessions_per_hour=1, caller_sessions_per_day=0, daily_session_minutes=10)
+    anam.enqueue(Slow(8.0))
+    answer = function.post(source_ip=VISITOR, timeout_seconds=6.0)
+    assert answer.json()["code"] == "upstream_timeout"
+    assert function.post(source_ip=VISITOR).status == 200, (
+        "the hour's only token and the day's minutes came back"
+    )
+
+
 def test_a_reservation_that_cannot_be_given_back_is_logged_and_counted(
     function: Function, limits: Any, anam: AnamStub, dynamodb: DynamoDb, logs: Any, capsys: Any
 ) -> None:

@@ -89,19 +89,26 @@ class DynamoDbTable:
     def update(self, deadline: float, **arguments: Any) -> bool:
         """One UpdateItem (or PutItem with `put=True`): True when written, False when its condition failed."""
         operation = "put_item" if arguments.pop("put", False) else "update_item"
+        try:
+            self.request(operation, deadline, TableName=self.name, **arguments)
+        except ClientError as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                return False
+            raise unavailable(exc) from exc
+        return True
 
-        def attempt(_: float) -> bool:
+    def request(self, operation: str, deadline: float, **arguments: Any) -> Any:
+        """One call, contention retried with backoff until `deadline`; any other ClientError raised as is."""
+
+        def attempt(_: float) -> Any:
             try:
-                self.call(operation, deadline, TableName=self.name, **arguments)
+                return self.call(operation, deadline, **arguments)
             except ClientError as exc:
-                if error_code(exc) == CONDITION_FAILED:
-                    return False
                 if is_contention(exc):
                     raise Retry(error_code(exc), cause=exc) from exc
-                raise unavailable(exc) from exc
-            return True
+                raise
 
-        return bool(self.retrying(attempt, deadline))
+        return self.retrying(attempt, deadline)
 
     def retrying(self, attempt: Callable[[float], Any], deadline: float) -> Any:
         try:
@@ -127,7 +134,8 @@ class DynamoDbTable:
             ) from exc
 
     def _check_deadline(self, **_: Any) -> None:
-        if self._clock() + ATTEMPT_SECONDS > self._deadline.value:
+        deadline = getattr(self._deadline, "value", None)  # None: a call this table did not make
+        if deadline is not None and self._clock() + ATTEMPT_SECONDS > deadline:
             raise _DeadlineReached
 
 
@@ -188,13 +196,16 @@ class DynamoDbLedger:
         return found
 
     def _paused(self, deadline: float) -> bool:
-        answer = self._table.call(
-            "get_item",
-            deadline,
-            TableName=self._table.name,
-            Key={KEY: {"S": CONTROL_KEY}},
-            ConsistentRead=True,  # a pause binds at once, not after an eventually consistent read catches up
-        )
+        try:
+            answer = self._table.request(
+                "get_item",
+                deadline,
+                TableName=self._table.name,
+                Key={KEY: {"S": CONTROL_KEY}},
+                ConsistentRead=True,  # a pause binds at once, not once an eventual read catches up
+            )
+        except ClientError as exc:
+            raise unavailable(exc) from exc
         return bool(answer.get("Item", {}).get(PAUSED, {}).get("BOOL", False))
 
     def _add(self, counter: Counter) -> dict[str, Any]:
