@@ -1,5 +1,5 @@
-"""An in-memory spend ledger and reservations' records with the DynamoDB adapters' semantics, for unit tests of
-the guard's rules: each counter is a write of its own (some may accept while another refuses), a give-back
+"""An in-memory spend ledger and reservations' records with the DynamoDB adapters' semantics, for unit tests
+of the guard's rules: each counter is a write of its own (some may accept while another refuses), a give-back
 never creates a count, and a record changes state only from the state it is expected in."""
 
 from __future__ import annotations

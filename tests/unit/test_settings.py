@@ -72,3 +72,31 @@ def test_missing_required_variables_are_each_named():
         Settings.from_environ({}).require_valid()
     assert "ANAM_API_KEY_SECRET_ID" in caught.value.detail
     assert "PERSONA_PARAMETER_NAME" in caught.value.detail
+
+
+def test_reconciliation_is_on_with_the_guard_and_a_minutes_budget_unless_switched_off():
+    guarded = {**REQUIRED, "QUOTA_TABLE_NAME": "quota", "MAX_SESSION_LENGTH_SECONDS": "600"}
+    assert Settings.from_environ({**guarded, "DAILY_SESSION_MINUTES": "100"}).reconciles_usage is True
+    assert Settings.from_environ(guarded).reconciles_usage is False  # no minutes budget: nothing to reconcile
+    off = {**guarded, "MONTHLY_SESSION_MINUTES": "100", "RECONCILE_USAGE": "false"}
+    assert Settings.from_environ(off).reconciles_usage is False
+    assert Settings.from_environ({**REQUIRED, "DAILY_SESSION_MINUTES": "100",
+                                  "MAX_SESSION_LENGTH_SECONDS": "600"}).reconciles_usage is False  # fmt: skip
+
+
+@pytest.mark.parametrize("budget", ["DAILY_SESSION_MINUTES", "MONTHLY_SESSION_MINUTES"])
+def test_a_session_cap_that_can_never_fit_a_budget_is_a_configuration_error(budget):
+    # 601 s rounds up to 11 minutes: a 10-minute budget could never hold one token.
+    settings = Settings.from_environ({**REQUIRED, "MAX_SESSION_LENGTH_SECONDS": "601", budget: "10"})
+    with pytest.raises(TokenVendorError) as caught:
+        settings.require_valid()
+    assert caught.value.code is ErrorCode.CONFIGURATION_ERROR
+    assert budget in caught.value.detail
+    assert "11 minutes" in caught.value.detail
+
+
+def test_a_session_cap_that_just_fits_the_budget_is_fine():
+    settings = Settings.from_environ(
+        {**REQUIRED, "MAX_SESSION_LENGTH_SECONDS": "600", "DAILY_SESSION_MINUTES": "10"}
+    )
+    assert settings.problems == ()

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support.spend_ledger_fake import FakeRecords, FakeSpendLedger
+from token_vendor.domain.deadline import GIVE_BACK_SECONDS
 from token_vendor.domain.spend_guard import (
     KEEP_AFTER_END,
-    ReservationRecord,
     Limits,
+    ReservationRecord,
     Window,
     caller_key,
     counters_for,
@@ -183,10 +184,13 @@ def test_resuming_lets_tokens_through_again(ledger):
     reserve(limited)
 
 
-def test_a_failing_ledger_is_dependency_unavailable_and_the_deadline_reaches_it(ledger):
+def test_a_failing_ledger_is_503_and_its_writes_end_early_enough_for_a_give_back(ledger):
     ledger.failing = True
     error = refused(guard(ledger))
-    assert (error.code, ledger.deadlines) == (ErrorCode.DEPENDENCY_UNAVAILABLE, [DEADLINE])
+    assert (error.code, ledger.deadlines) == (
+        ErrorCode.DEPENDENCY_UNAVAILABLE,
+        [DEADLINE - GIVE_BACK_SECONDS],
+    )
 
 
 def test_release_gives_the_whole_reservation_back(ledger):
