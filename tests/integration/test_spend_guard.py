@@ -210,8 +210,8 @@ def test_a_slow_request_whose_anam_call_hangs_still_gives_its_reservation_back(
 ) -> None:
     # The Lambda's time, not ANAM_TIMEOUT_SECONDS, ends the Anam call: the give-back's time is kept back.
     limits(caller_sessions_per_hour=1, caller_sessions_per_day=0, daily_session_minutes=10)
-    anam.enqueue(Slow(8.0))
-    answer = function.post(source_ip=VISITOR, timeout_seconds=6.0)
+    anam.enqueue(Slow(12.0))
+    answer = function.post(source_ip=VISITOR, timeout_seconds=9.0)
     assert answer.json()["code"] == "upstream_timeout"
     assert function.post(source_ip=VISITOR).status == 200, (
         "the hour's only token and the day's minutes came back"
