@@ -154,9 +154,14 @@ def create_quota_table(endpoint_url: str, table_name: str, template_path: Path =
     return table_name
 
 
+def load_template(template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """template.yaml as plain data (short-form intrinsics read as their arguments)."""
+    template: dict[str, Any] = yaml.load(template_path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
+    return template
+
+
 def template_resource(template_path: Path, name: str) -> dict[str, Any]:
-    template = yaml.load(template_path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
-    resource: dict[str, Any] = template["Resources"][name]
+    resource: dict[str, Any] = load_template(template_path)["Resources"][name]
     return resource
 
 
