@@ -76,10 +76,10 @@ class MotoServer:
 
 
 class _SerialMotoServer(ThreadedMotoServer):
-    """moto's server answering one request at a time. moto's DynamoDB applies TransactWriteItems without a
-    lock (and rolls a failed one back by restoring a copy of the whole table), so under its threaded server
-    two transactions can interleave, which DynamoDB never lets happen. Served serially, each transaction is
-    atomic, as in DynamoDB, while clients still race: their requests arrive in any order."""
+    """moto's server answering one request at a time. moto applies a conditional write (and a transaction,
+    which it rolls back by restoring a copy of the whole table) without a lock, so under its threaded server
+    two writes to one item can interleave, which DynamoDB never lets happen. Served serially, each is atomic,
+    as in DynamoDB, while clients still race: their requests arrive in any order."""
 
     def _server_entry(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
