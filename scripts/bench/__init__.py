@@ -15,7 +15,7 @@ Figures (each compared with a reference measured in the same run; see docs/bench
   4. AWS calls and connections to Anam during those warm invocations;
   5. the built package's size and the handler process's peak memory;
   6. the spend guard's warm cost: warm p50 with the guard on (a table in moto, every limit set) minus the same
-     run without it, against a bare pooled boto3 UpdateItem (the reservation's writes go out together);
+     run without it, against the reservation's six DynamoDB requests sent bare, all at once, from a pool;
   7. a new environment's init with the prefetch (AWS_LAMBDA_INITIALIZATION_TYPE=on-demand), +50 ms per call,
      against figure 2 (import and first request without it): the prefetch must never make the two slower;
   8. the first request after that init, the prefetch over, against a warm request of the same process: its

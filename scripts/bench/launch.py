@@ -15,6 +15,7 @@ import multiprocessing
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -87,7 +88,8 @@ def _engine_rows(engine: str, engine_url: str) -> list[Row]:
     return [
         Row(
             f"10. launch day, {engine}",
-            f"{failures} failed of {len(outcomes)} ({crowd}); budget exact: {'yes' if exact else 'NO'}",
+            f"{failures} failed of {len(outcomes)} ({crowd}){_codes(outcomes)}; "
+            f"budget exact: {'yes' if exact else 'NO'}",
             f"one transaction a token: {cancelled} of {len(old_outcomes)} cancelled (TransactionConflict)",
             target="0 failed",
             met=failures == 0 and exact,
@@ -176,7 +178,7 @@ def _reserve(guard: LedgerSpendGuard, client: Any, caller: str) -> str:
             caller, 600, datetime.now(UTC), hash_key="bench", deadline=time.monotonic() + 10
         )
     except TokenVendorError as err:
-        return str(err.code)
+        return f"{err.code} ({err.detail})"  # the detail says which request failed and how
     guard.keep(reservation)
     return "minted"
 
@@ -218,6 +220,11 @@ def _budgets_used(engine_url: str) -> dict[str, int]:
     items = aws_client("dynamodb", engine_url).scan(TableName=TABLE)["Items"]
     return {item["pk"]["S"].split("#")[1]: int(item["used"]["N"]) for item in items
             if item["pk"]["S"].startswith("budget#")}  # fmt: skip
+
+
+def _codes(outcomes: list[str]) -> str:
+    failed = Counter(outcome for outcome in outcomes if outcome != "minted")
+    return "".join(f", {code} x{count}" for code, count in sorted(failed.items()))
 
 
 def _percentile(values: list[float], share: float) -> float:
