@@ -155,7 +155,10 @@ def _environment(endpoint_url: str, design: str, env: int, barrier: Barrier, res
 
     session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
     client = session.client("dynamodb", endpoint_url=endpoint_url, config=dynamodb_ledger.CLIENT_CONFIG)
-    table = DynamoDbTable(TABLE, lambda service, config: client)
+    # The guard's own clients, with production's configuration (its give-backs' too).
+    table = DynamoDbTable(
+        TABLE, lambda service, config: session.client(service, endpoint_url=endpoint_url, config=config)
+    )
     guard = LedgerSpendGuard(DynamoDbLedger(table), LIMITS, DynamoDbRecords(table))
     callers = [f"10.{env}.0.{n}" for n in range(CALLERS_PER_ENVIRONMENT)]
 

@@ -32,6 +32,9 @@ from token_vendor.domain.spend_guard import (
 from token_vendor.errors import TokenVendorError
 from token_vendor.observability import REFUND_FAILURES, count, logger, record_budget_used
 
+# The records are written while Anam is asked; threads start on first use.
+_RECORDS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spend-record")
+
 
 class LedgerSpendGuard:
     """The guard over a ledger: what `minting` reserves with and releases to. `records`: the reservations'
@@ -45,7 +48,6 @@ class LedgerSpendGuard:
         self._records = records
         self._writing: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spend-record")
 
     def reserve(
         self, identity: str, session_seconds: int | None, now: datetime, *, hash_key: str, deadline: float
@@ -67,8 +69,8 @@ class LedgerSpendGuard:
         if added.refused:
             for counter in added.refused:
                 if counter.window.is_budget:
-                    # No room for one more session: full, as far as the 80 % alarm is concerned, published
-                    # on each refusal, as no reservation succeeds any more to be sampled by the schedule.
+                    # No room for one more session: full, as far as the 80 % alarm is concerned. Published
+                    # on each refusal, as the schedule's next reading may be minutes away.
                     record_budget_used(str(counter.window), 100.0)
             raise refusal(LedgerRefused(paused=False, refused=added.refused), now)
         if added.failure is not None:
@@ -133,7 +135,7 @@ class LedgerSpendGuard:
             return
         record = ReservationRecord.of(reservation)
         with self._lock:
-            self._writing[reservation.id] = self._pool.submit(
+            self._writing[reservation.id] = _RECORDS.submit(
                 self._records.open_record, record, reservation.deadline
             )
 

@@ -9,13 +9,15 @@ its one retry, which carries the same idempotency key; a blip is absorbed.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from local.fault_proxy import Fault, FaultProxy, aws_server_error, aws_throttling, aws_unavailable
-from local.standins.anam import AnamStub
+from local.standins.anam import AnamStub, Reply, Slow
 from local.standins.turnstile import SITEVERIFY_PATH, TurnstileStub
 from tests.faults.answer_checks import PROMPT, assert_error, assert_nothing_leaked, assert_token, wait_until
 from tests.support.function import Function, Logs
@@ -23,6 +25,7 @@ from token_vendor.adapters import turnstile as turnstile_adapter
 
 # The pause switch's read: every reservation makes exactly one, so a fault there hits one request for sure.
 PAUSE_READ = "GetItem"
+UPDATE = "DynamoDB_20120810.UpdateItem"
 SDK_ATTEMPTS = 2  # FAST_DYNAMODB_CLIENT_CONFIG's total_max_attempts
 GARBAGE = "<html><body>Bad gateway</body></html>"
 
@@ -166,3 +169,44 @@ def test_the_retry_after_a_lost_answer_carries_the_same_idempotency_key_and_pass
     wait_until(lambda: len(asked()) == 2)
     first, retry = asked()
     assert first["idempotency_key"] == retry["idempotency_key"]
+
+
+def fail_anam_then_fault_the_give_back(aws: FaultProxy, anam: AnamStub, fault: Callable[[], Fault]) -> Any:
+    """The next token's Anam call fails after a moment; once its two counters are reserved, each of their
+    give-backs meets `fault` once."""
+    reserved = aws.targets_seen.count(UPDATE) + 2
+    anam.enqueue(Slow(1.0, then=Reply(400, {"message": "bad avatar"})))
+
+    def fault_once_reserved() -> None:
+        wait_until(lambda: aws.targets_seen.count(UPDATE) >= reserved)
+        aws.enqueue(fault(), fault(), match="UpdateItem")
+
+    breaker = threading.Thread(target=fault_once_reserved)
+    breaker.start()
+    return breaker
+
+
+def test_a_throttled_give_back_is_retried_and_the_token_comes_back(
+    function: Function, guarded: str, aws: FaultProxy, anam: AnamStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLER_SESSIONS_PER_HOUR", "1")
+    function.post(source_ip="198.51.100.1")  # cold: the key and the persona are loaded
+    breaker = fail_anam_then_fault_the_give_back(aws, anam, aws_throttling)
+    assert_error(function.post(), 502, "upstream_rejected")
+    breaker.join()
+    assert_token(function.post())
+
+
+def test_a_give_back_that_may_have_been_applied_is_never_sent_again(
+    function: Function, guarded: str, aws: FaultProxy, anam: AnamStub, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    # A 500 may come after DynamoDB applied the write: sent again, the give-back could count below what was
+    # spent. It stays a failure (RefundFailures): the caller's count stays high, never low.
+    monkeypatch.setenv("CALLER_SESSIONS_PER_HOUR", "1")
+    function.post(source_ip="198.51.100.1")
+    breaker = fail_anam_then_fault_the_give_back(aws, anam, aws_server_error)
+    assert_error(function.post(), 502, "upstream_rejected")
+    breaker.join()
+    assert_error(function.post(), 429, "quota_exceeded")
+    assert '"RefundFailures"' in capsys.readouterr().out

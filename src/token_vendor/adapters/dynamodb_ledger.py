@@ -31,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from token_vendor.adapters.aws_clients import Failure, aws_clients, classify, error_code, is_contention
 from token_vendor.domain.deadline import Backoff, GaveUp, Retry, retry_until
@@ -61,6 +61,15 @@ ATTEMPT_SECONDS = 2.0
 CONTENTION_ATTEMPTS = 10
 CONTENTION_BACKOFF = Backoff(base_seconds=0.02, cap_seconds=0.5)
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# A give-back is not idempotent: sent twice, it takes a count below what was spent. Its client makes one
+# attempt, and it is retried only when DynamoDB refused it (throttling, a conflict) or it was never sent (no
+# connection): never after a read timeout or a 5xx, after which it may have been applied. A reservation's add,
+# retried by the SDK after such a failure, can only read high: a refusal too many, never an overspend.
+GIVE_BACK_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+NOT_SENT = (ConnectTimeoutError, EndpointConnectionError)
+# One pool per execution environment, whatever is built and rebuilt: a token's five requests, a give-back's
+# four. Its threads start on first use, never at import (so never before a SnapStart snapshot).
+_REQUESTS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="spend-ledger")
 
 
 class _DeadlineReached(Exception):
@@ -82,30 +91,40 @@ class DynamoDbTable:
         self._deadline = threading.local()
         # Built with the ledger, so that the init prefetch (which builds the guard) takes its cost off the
         # first request.
-        self._client = (client_factory or aws_clients())("dynamodb", CLIENT_CONFIG)
-        self._client.meta.events.register("before-send.dynamodb", self._check_deadline)
-        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="spend-ledger")
+        factory = client_factory or aws_clients()
+        self._client = factory("dynamodb", CLIENT_CONFIG)
+        self._give_back_client = factory("dynamodb", GIVE_BACK_CLIENT_CONFIG)
+        for client in (self._client, self._give_back_client):
+            client.meta.events.register("before-send.dynamodb", self._check_deadline)
+        self.pool = _REQUESTS
 
-    def update(self, deadline: float, **arguments: Any) -> bool:
-        """One UpdateItem (or PutItem with `put=True`): True when written, False when its condition failed."""
+    def update(self, deadline: float, *, give_back: bool = False, **arguments: Any) -> bool:
+        """One UpdateItem (or PutItem with `put=True`): True when written, False when its condition failed.
+        `give_back`: a write that must not be applied twice (see GIVE_BACK_CLIENT_CONFIG)."""
         operation = "put_item" if arguments.pop("put", False) else "update_item"
         try:
-            self.request(operation, deadline, TableName=self.name, **arguments)
+            self.request(operation, deadline, give_back=give_back, TableName=self.name, **arguments)
         except ClientError as exc:
             if error_code(exc) == CONDITION_FAILED:
                 return False
             raise unavailable(exc) from exc
         return True
 
-    def request(self, operation: str, deadline: float, **arguments: Any) -> Any:
-        """One call, contention retried with backoff until `deadline`; any other ClientError raised as is."""
+    def request(self, operation: str, deadline: float, *, give_back: bool = False, **arguments: Any) -> Any:
+        """One call, contention retried with backoff until `deadline` (for a give-back, also a call that was
+        never sent); any other ClientError raised as is."""
+        client = self._give_back_client if give_back else self._client
 
         def attempt(_: float) -> Any:
             try:
-                return self.call(operation, deadline, **arguments)
+                return self.call(operation, deadline, client=client, **arguments)
             except ClientError as exc:
                 if is_contention(exc):
                     raise Retry(error_code(exc), cause=exc) from exc
+                raise
+            except TokenVendorError as err:
+                if give_back and isinstance(err.__cause__, NOT_SENT):
+                    raise Retry(err.detail, cause=err) from err
                 raise
 
         return self.retrying(attempt, deadline)
@@ -122,12 +141,14 @@ class DynamoDbTable:
         except GaveUp as gave_up:
             if isinstance(gave_up.cause, ClientError):
                 raise unavailable(gave_up.cause) from gave_up.cause
+            if isinstance(gave_up.cause, TokenVendorError):
+                raise gave_up.cause from None
             raise TokenVendorError(ErrorCode.DEPENDENCY_UNAVAILABLE, "DynamoDB: no time left") from None
 
-    def call(self, operation: str, deadline: float, **arguments: Any) -> Any:
+    def call(self, operation: str, deadline: float, *, client: Any = None, **arguments: Any) -> Any:
         self._deadline.value = deadline
         try:
-            return getattr(self._client, operation)(**arguments)
+            return getattr(client or self._client, operation)(**arguments)
         except (BotoCoreError, _DeadlineReached) as exc:
             raise TokenVendorError(
                 ErrorCode.DEPENDENCY_UNAVAILABLE, f"DynamoDB {operation}: {type(exc).__name__}"
@@ -162,7 +183,10 @@ class DynamoDbLedger:
     def subtract(self, counters: Sequence[Counter], deadline: float) -> tuple[Counter, ...]:
         pool = self._table.pool
         update = self._table.update
-        writes = [(counter, pool.submit(update, deadline, **self._subtract(counter))) for counter in counters]
+        writes = [
+            (counter, pool.submit(update, deadline, give_back=True, **self._subtract(counter)))
+            for counter in counters
+        ]
         # A condition that failed means the item is gone (nothing to give back), not a failure.
         return tuple(counter for counter, write in writes if isinstance(_outcome(write), TokenVendorError))
 
