@@ -71,11 +71,12 @@ class FakeRecords:
     def __init__(self) -> None:
         self.records: dict[str, dict[str, object]] = {}
         self.failing = False
+        self.refusing_new = False  # only writing a new record fails
         self._lock = threading.Lock()
 
     def open_record(self, record: ReservationRecord, deadline: float) -> None:
         with self._lock:
-            if self.failing:
+            if self.failing or self.refusing_new:
                 raise _unavailable()
             assert record.id not in self.records
             self.records[record.id] = {"state": "open", "windows": dict(record.windows), "record": record}

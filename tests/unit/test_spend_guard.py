@@ -278,11 +278,10 @@ def test_an_unclaimable_record_keeps_the_budget_for_the_reconciliation_but_gives
 
 def test_a_record_that_could_not_be_written_is_no_reason_to_keep_a_given_back_token(ledger, logs):
     records = FakeRecords()
-    records.failing = True
+    records.refusing_new = True
     limited = guard(ledger, records, daily_session_minutes=10)
     reservation = reserve(limited)
-    records.failing = False  # the claim finds no record: the counters are given back directly
-    limited.release(reservation)
+    limited.release(reservation)  # the claim finds no record: the counters are given back directly
     assert set(ledger.counts.values()) == {0}
     assert logs.with_message("Could not record a reservation")
 
