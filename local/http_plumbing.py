@@ -78,7 +78,7 @@ class LocalHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     # socketserver's default backlog is 5: a burst of new connections (ten processes opening their pools at
-    # once, as a launch does) would have its SYNs dropped and time out connecting, which no real endpoint does.
+    # once, as at a launch) would have its SYNs dropped and time out connecting, which no real endpoint does.
     request_queue_size = 128
 
     def __init__(
