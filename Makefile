@@ -99,8 +99,10 @@ browser: venv
 bench: venv build
 	$(PY) -m scripts.bench
 
-## Deploy one environment's stack with its settings from samconfig.toml: `make deploy ENV=prod`.
-deploy: build
+## Deploy one environment's stack with its settings from samconfig.toml: `make deploy ENV=prod`. Parameters that
+## cannot work together (a session cap above a budget, reserved below provisioned concurrency) stop it first.
+deploy: venv build
+	$(PY) -m scripts.check_parameters --config-env $(ENV)
 	scripts/sam.sh deploy --config-env $(ENV)
 
 clean:

@@ -3,7 +3,8 @@
 Point the function's endpoint at `proxy.url` instead of the service: every request is forwarded unchanged
 (over one kept-alive upstream connection per client connection) unless a queued `Fault` says otherwise, and
 the counters show how the function used the network: how many requests, how many at once, over how many
-connections.
+connections. In front of DynamoDB, `conflicts` applies DynamoDB's transaction conflicts, which the emulations
+do not raise (local/dynamodb_conflicts.py).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from local.http_plumbing import LocalRequestHandler, LocalService
+
+if TYPE_CHECKING:
+    from local.dynamodb_conflicts import ConflictModel
 
 __all__ = ["Fault", "FaultProxy", "aws_server_error", "aws_throttling", "aws_unavailable"]
 
@@ -113,6 +117,8 @@ class FaultProxy(LocalService):
         # Hold each request until this many are in flight together (for at most RENDEZVOUS_SECONDS): proves
         # that a client sends them concurrently without depending on how long each one happens to take.
         self.rendezvous = 0
+        # DynamoDB's transaction conflicts, applied to what is forwarded (None: off).
+        self.conflicts: ConflictModel | None = None
         self.targets_seen: list[str] = []
         self._lock = threading.Lock()
         self._in_flight_changed = threading.Condition(self._lock)
@@ -225,9 +231,20 @@ class _ProxyHandler(LocalRequestHandler):
                 return
             if fault is not None:
                 time.sleep(fault.seconds)
-            self._forward(body)
+            self._forward_unless_conflicting(target, body)
         finally:
             self.proxy._done()
+
+    def _forward_unless_conflicting(self, target: str, body: bytes) -> None:
+        conflicts = self.proxy.conflicts
+        if conflicts is None:
+            self._forward(body)
+            return
+        with conflicts.apply(target, body) as refusal:
+            if refusal is not None:
+                self.send_reply(refusal.status_code, refusal.headers, refusal.body)
+            else:
+                self._forward(body)
 
     def _forward(self, body: bytes) -> None:
         headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}

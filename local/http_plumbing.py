@@ -77,6 +77,9 @@ class LocalHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server that knows its connections and whether each is between requests."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of new connections (ten processes opening their pools at
+    # once, as at a launch) would have its SYNs dropped and time out connecting, which no real endpoint does.
+    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], handler_class: type[LocalRequestHandler], owner: Any = None

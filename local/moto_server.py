@@ -76,10 +76,10 @@ class MotoServer:
 
 
 class _SerialMotoServer(ThreadedMotoServer):
-    """moto's server answering one request at a time. moto's DynamoDB applies TransactWriteItems without a
-    lock (and rolls a failed one back by restoring a copy of the whole table), so under its threaded server
-    two transactions can interleave, which DynamoDB never lets happen. Served serially, each transaction is
-    atomic, as in DynamoDB, while clients still race: their requests arrive in any order."""
+    """moto's server answering one request at a time. moto applies a conditional write (and a transaction,
+    which it rolls back by restoring a copy of the whole table) without a lock, so under its threaded server
+    two writes to one item can interleave, which DynamoDB never lets happen. Served serially, each is atomic,
+    as in DynamoDB, while clients still race: their requests arrive in any order."""
 
     def _server_entry(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
@@ -129,9 +129,10 @@ def seed_personas(endpoint_url: str, path: str, personas: Mapping[str, Mapping[s
 
 
 def create_quota_table(endpoint_url: str, table_name: str, template_path: Path = TEMPLATE_PATH) -> str:
-    """The spend guard's table, new and empty, as template.yaml declares it (key schema, indexes, billing,
-    TTL), so that what the tests and `make dev` run against cannot drift from what is deployed. Returns its
-    name.
+    """The spend guard's table, new and empty, as template.yaml declares it (key schema, the open
+    reservations' index, billing, TTL), so that what the tests and `make dev` run against cannot drift from
+    what is deployed. Works against any DynamoDB endpoint on this machine (moto, DynamoDB Local). Returns its
+    name. Deletion protection is left off: the tests delete and recreate the table.
 
     An older table of that name goes first: moto's servers in one process share their state."""
     properties = template_resource(template_path, QUOTA_TABLE_RESOURCE)["Properties"]
@@ -142,8 +143,8 @@ def create_quota_table(endpoint_url: str, table_name: str, template_path: Path =
         TableName=table_name,
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
-        BillingMode=properties["BillingMode"],
         GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []),
+        BillingMode=properties["BillingMode"],
         # CloudFormation spells the API's "Enabled" as "SSEEnabled".
         SSESpecification={"Enabled": properties["SSESpecification"]["SSEEnabled"]},
     )
@@ -153,9 +154,14 @@ def create_quota_table(endpoint_url: str, table_name: str, template_path: Path =
     return table_name
 
 
+def load_template(template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """template.yaml as plain data (short-form intrinsics read as their arguments)."""
+    template: dict[str, Any] = yaml.load(template_path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
+    return template
+
+
 def template_resource(template_path: Path, name: str) -> dict[str, Any]:
-    template = yaml.load(template_path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
-    resource: dict[str, Any] = template["Resources"][name]
+    resource: dict[str, Any] = load_template(template_path)["Resources"][name]
     return resource
 
 

@@ -1,5 +1,7 @@
 """Fixtures shared by every suite: AWS emulated by moto's server, Anam by a stand-in, both on 127.0.0.1,
-each behind a fault-injecting proxy, and the real handler configured against them.
+each behind a fault-injecting proxy, and the real handler configured against them. DynamoDB's transaction
+conflicts are modelled on every proxy in front of a DynamoDB (local/dynamodb_conflicts.py), and the spend
+guard's tests also run against AWS's DynamoDB Local (`dynamodb`).
 
 Every test that uses `function` starts from a fresh execution environment, fresh AWS state seeded with a key
 and a persona, and an Anam stand-in with no queued behaviour.
@@ -12,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 # Powertools reads these when the function's modules are imported, as Lambda has them set by then.
@@ -21,6 +24,8 @@ os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "AnamTokenVendor"
 import pytest
 from botocore.config import Config
 
+from local.dynamodb_conflicts import ConflictModel
+from local.dynamodb_local import DynamoDbLocal, missing
 from local.fault_proxy import FaultProxy
 from local.moto_server import MotoServer, aws_client, create_quota_table, seed
 from local.standins.anam import AnamStub
@@ -72,21 +77,78 @@ def moto_server() -> Iterator[MotoServer]:
         yield server
 
 
+# How long a transaction holds its items in the conflict model: DynamoDB's own are a few milliseconds to tens.
+CONFLICT_HOLD_SECONDS = 0.02
+
+
 @pytest.fixture(scope="session")
 def aws_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
     with FaultProxy(moto_server.url) as proxy:
+        proxy.conflicts = ConflictModel(CONFLICT_HOLD_SECONDS)
         yield proxy
+
+
+def _fresh(proxy: FaultProxy) -> Iterator[FaultProxy]:
+    proxy.clear_faults()
+    proxy.delay_seconds = 0.0
+    proxy.rendezvous = 0
+    proxy.reset_counters()
+    if proxy.conflicts is not None:
+        proxy.conflicts.reset_counters()
+    yield proxy
+    proxy.clear_faults()
 
 
 @pytest.fixture
 def aws(aws_proxy: FaultProxy) -> Iterator[FaultProxy]:
     """moto behind a fault-injecting proxy: what the function sees as AWS. No faults queued, counters at 0."""
-    aws_proxy.clear_faults()
-    aws_proxy.delay_seconds = 0.0
-    aws_proxy.rendezvous = 0
-    aws_proxy.reset_counters()
-    yield aws_proxy
-    aws_proxy.clear_faults()
+    yield from _fresh(aws_proxy)
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDbLocal]:
+    """AWS's DynamoDB Local, started once for the session (skipped where Java or the jar is missing, unless
+    REQUIRE_DYNAMODB_LOCAL=1, as in CI)."""
+    reason = missing()
+    if reason is not None:
+        if os.environ.get("REQUIRE_DYNAMODB_LOCAL") == "1":
+            pytest.fail(f"REQUIRE_DYNAMODB_LOCAL=1 but {reason}")
+        pytest.skip(reason)
+    with DynamoDbLocal() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_proxy(dynamodb_local: DynamoDbLocal) -> Iterator[FaultProxy]:
+    with FaultProxy(dynamodb_local.url) as proxy:
+        proxy.conflicts = ConflictModel(CONFLICT_HOLD_SECONDS)
+        yield proxy
+
+
+@dataclass(frozen=True)
+class DynamoDb:
+    """The DynamoDB a test runs the spend guard on: `url` the engine itself (what an operator's tools use),
+    `proxy` the fault proxy with the conflict model in front of it (what the function talks to)."""
+
+    engine: str  # "moto" or "dynamodb_local"
+    url: str
+    proxy: FaultProxy
+
+
+DYNAMODB_ENGINES = ["moto", "dynamodb_local"]
+
+
+@pytest.fixture
+def dynamodb(request: pytest.FixtureRequest, moto_server: MotoServer, aws: FaultProxy) -> Iterator[DynamoDb]:
+    """moto unless a test asks for more with `@pytest.mark.parametrize("dynamodb", DYNAMODB_ENGINES,
+    indirect=True)`."""
+    engine = getattr(request, "param", "moto")
+    if engine == "moto":
+        yield DynamoDb(engine, moto_server.url, aws)
+        return
+    local: DynamoDbLocal = request.getfixturevalue("dynamodb_local")
+    proxy: FaultProxy = request.getfixturevalue("dynamodb_local_proxy")
+    yield from (DynamoDb(engine, local.url, fresh) for fresh in _fresh(proxy))
 
 
 @pytest.fixture(scope="session")
@@ -194,10 +256,16 @@ FAST_DYNAMODB_CLIENT_CONFIG = dynamodb_ledger.CLIENT_CONFIG.merge(
 
 
 @pytest.fixture
-def guarded(function_env: dict[str, str], moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+def guarded(function_env: dict[str, str], dynamodb: DynamoDb, monkeypatch: pytest.MonkeyPatch) -> str:
     """The function with the spend guard on (QUOTA_TABLE_NAME), as the template deploys it; its limits at
-    their defaults until a test sets CALLER_SESSIONS_PER_HOUR and the like. Returns the table's name."""
-    table = create_quota_table(moto_server.url, QUOTA_TABLE)  # function_env has just emptied moto
+    their defaults until a test sets CALLER_SESSIONS_PER_HOUR and the like. Returns the table's name.
+
+    The table is in `dynamodb` (moto unless the test asks for DynamoDB Local too), fresh: function_env has
+    just emptied moto, and DynamoDB Local's table is created anew."""
+    table = create_quota_table(dynamodb.url, QUOTA_TABLE)
+    if dynamodb.engine != "moto":
+        # boto3 reads a service's own endpoint before AWS_ENDPOINT_URL: only DynamoDB goes elsewhere.
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.proxy.url)
     monkeypatch.setenv("QUOTA_TABLE_NAME", table)
     monkeypatch.setenv("MAX_SESSION_LENGTH_SECONDS", "600")
     monkeypatch.setattr(dynamodb_ledger, "CLIENT_CONFIG", FAST_DYNAMODB_CLIENT_CONFIG)

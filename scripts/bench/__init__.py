@@ -15,13 +15,16 @@ Figures (each compared with a reference measured in the same run; see docs/bench
   4. AWS calls and connections to Anam during those warm invocations;
   5. the built package's size and the handler process's peak memory;
   6. the spend guard's warm cost: warm p50 with the guard on (a table in moto, every limit set) minus the same
-     run without it, against a bare pooled boto3 TransactWriteItems of the same five items;
+     run without it, against the reservation's six DynamoDB requests sent bare, all at once, from a pool;
   7. a new environment's init with the prefetch (AWS_LAMBDA_INITIALIZATION_TYPE=on-demand), +50 ms per call,
      against figure 2 (import and first request without it): the prefetch must never make the two slower;
   8. the first request after that init, the prefetch over, against a warm request of the same process: its
      time, its AWS calls and its new connections to Anam;
   9. an on-demand init with the prefetch plus its first request, against a naive port of Anam's example route
-     (clients at import, two serial AWS calls, a new connection per request; in child.py).
+     (clients at import, two serial AWS calls, a new connection per request; in child.py);
+ 10. launch day (launch.py): 10 environments x 4 distinct callers at once through DynamoDB's transaction
+     conflicts, on moto and DynamoDB Local: failures, reservation p50/p99, capacity units per token, and
+     the ceiling DynamoDB's per-partition write limit puts on tokens per second.
 
 Interpreters, each when it is here:
   - dev:        .venv's Python, the function from src/, its dependencies from .venv (bytecode cached, as pip

@@ -12,6 +12,7 @@ import scripts.bench
 from scripts.bench.cold import first_request_row, import_row
 from scripts.bench.guard import guard_row
 from scripts.bench.interpreters import Interpreter, interpreters, machine
+from scripts.bench.launch import launch_rows
 from scripts.bench.prefetch import prefetch_rows
 from scripts.bench.report import Row, table
 from scripts.bench.stand import Stand, open_stand
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 row.python = f"{interpreter.label} {interpreter.version}"
             rows += measured
         rows += package_rows()
+        print("\n-- 10. launch day: 10 environments x 4 callers through DynamoDB's conflicts", flush=True)
+        rows += launch_rows()
     print()
     print(table(rows))
     print(f"\n({time.monotonic() - started:.0f} s; {args.runs} fresh processes per cold figure)")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from token_vendor.domain.caller import Caller, require_authenticated
-from token_vendor.domain.deadline import deadline_from
+from token_vendor.domain.deadline import GIVE_BACK_SECONDS, deadline_from
 from token_vendor.domain.persona import build_request_body, caller_values, session_seconds
 from token_vendor.domain.reconciliation import client_label
 from token_vendor.domain.request import parse_token_request
@@ -62,8 +62,10 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
         if settings.reconciles:  # §11: the session this token starts is told apart by its label
             label = client_label(body.get("clientLabel"), settings.client_label_prefix, reservation.id)
             body = {**body, "clientLabel": label}
+    # A reservation's give-back has its own time after the Anam call, however little the request has left.
+    anam_deadline = deadline - GIVE_BACK_SECONDS if reservation is not None else deadline
     try:
-        anam_deadline = min(deadline, time.monotonic() + settings.anam_timeout_seconds)
+        anam_deadline = min(anam_deadline, time.monotonic() + settings.anam_timeout_seconds)
         sensitive = caller_values(template, request.prompt, request.variables, caller.claims)
         token = vendor.issue(credentials, body, anam_deadline, sensitive)
     except BaseException:
@@ -71,5 +73,7 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
             # A token the caller never received cannot start a session: give its cost back.
             guard.release(reservation)
         raise
+    if guard is not None and reservation is not None:
+        guard.keep(reservation)
     count(TOKENS_ISSUED)
     return token

@@ -16,6 +16,7 @@ UPSTREAM_LATENCY = "UpstreamLatency"
 WARM_UPS = "WarmUps"
 WARM_UP_FAILURES = "WarmUpFailures"
 BUDGET_USED_PERCENT = "BudgetUsedPercent"  # dimension `budget`
+REFUND_FAILURES = "RefundFailures"  # a reservation not (wholly) given back: left for the reconciliation
 # The reconciliation pass (docs/contract.md §11), once per pass.
 RECONCILE_PASSES = "ReconcilePasses"
 RECONCILE_FAILURES = "ReconcileFailures"

@@ -69,8 +69,12 @@ def _after_each_restore() -> None:
 def _after_restore() -> None:
     # Every environment restored from one snapshot starts with the same `random` state: reseeded from the OS,
     # so that they do not all draw the same retry jitter (domain/deadline.py).
-    random.seed()
-    prefetch()
+    # Runs inside the runtime's restore: an exception here would fail the restore, so none may escape.
+    try:
+        random.seed()
+        prefetch()
+    except Exception:
+        logger.exception("The restore hook failed; loading on first use")
 
 
 def _load_everything() -> None:

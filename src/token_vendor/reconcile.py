@@ -75,7 +75,8 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     judged = verdicts(reservations, sessions, settings.client_label_prefix, time.time())
     summary = settle_all(book, reservations, judged, deadline)
     summary.publish()
-    budgets = _publish_budgets(settings.max_session_length_seconds, deadline)
+    guard = get_guard()
+    budgets = guard.publish_budget_use(datetime.now(UTC), deadline) if guard is not None else {}
     logger.info("Reconciled", extra=summary.counts())
     return {"reconciled": True, **summary.counts(), "budgetsUsedPercent": budgets}
 
@@ -93,18 +94,6 @@ def _sessions(api_key: str, prefix: str, deadline: float) -> list[Session]:
             raise
         logger.info("Anam refused the cached API key; listing again with the freshly fetched one")
         return session_list.sessions(fresh_key, prefix, deadline)
-
-
-def _publish_budgets(session_seconds: int | None, deadline: float) -> dict[str, float]:
-    """Each budget's share used, published; a failure to read it does not undo what the pass settled."""
-    guard = get_guard()
-    if guard is None:
-        return {}
-    try:
-        return guard.publish_budgets(datetime.now(UTC), session_seconds, deadline)
-    except TokenVendorError as err:
-        logger.warning("Could not publish the budgets' use", extra={"detail": err.detail})
-        return {}
 
 
 def settle_all(

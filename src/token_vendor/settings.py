@@ -126,13 +126,22 @@ class Settings:
 
     def _combination_problems(self) -> list[str]:
         """Settings that are each valid but cannot work together (docs/contract.md §2)."""
-        has_budget = self.daily_session_minutes is not None or self.monthly_session_minutes is not None
-        if has_budget and self.max_session_length_seconds is None:
+        cap = self.max_session_length_seconds
+        if self.has_budget and cap is None:
             return [
                 "DAILY_SESSION_MINUTES or MONTHLY_SESSION_MINUTES is set without MAX_SESSION_LENGTH_SECONDS: "
                 "the spend guard cannot know what a session may cost"
             ]
-        return []
+        minutes = -(-cap // 60) if cap is not None else 0  # what one token reserves, rounded up
+        return [
+            f"MAX_SESSION_LENGTH_SECONDS={cap} reserves {minutes} minutes a token, more than "
+            f"{name}={budget}: no token could ever be minted"
+            for name, budget in (
+                ("DAILY_SESSION_MINUTES", self.daily_session_minutes),
+                ("MONTHLY_SESSION_MINUTES", self.monthly_session_minutes),
+            )
+            if budget is not None and minutes > budget
+        ]
 
     def require_valid(self) -> None:
         if self.problems:

@@ -3,11 +3,17 @@ what human verification and the trusted proxy need, mint nothing, never raise.
 
 A failed warm-up answers `{"warmed": false, "error": code}` and counts `WarmUpFailures`, which an alarm
 watches: a broken configuration is noticed on the schedule, before a visitor meets it.
+
+With the spend guard and a minutes budget but the reconciliation off (RECONCILE_USAGE=false), the warm-up
+publishes each budget's share used (one read of the budgets' counters, off the request path); with the
+reconciliation on, its pass does (docs/contract.md §11). It reserves nothing, and a failed read is logged,
+never the warm-up's answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from token_vendor.domain.deadline import deadline_from
@@ -15,7 +21,7 @@ from token_vendor.domain.human_check import secret_key
 from token_vendor.domain.trusted_proxy import origin_secrets
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.observability import WARM_UP_FAILURES, WARM_UPS, count, logger
-from token_vendor.wiring import get_human_check, get_settings, get_vendor
+from token_vendor.wiring import get_guard, get_human_check, get_settings, get_vendor
 
 
 def warm_up(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
@@ -38,8 +44,19 @@ def warm_up(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     except Exception:
         logger.exception("Warm-up failed unexpectedly")
         return _failed(ErrorCode.INTERNAL_ERROR)
+    if not get_settings().reconciles:
+        _publish_budget_use(deadline)
     logger.info("Warmed")
     return {"warmed": True}
+
+
+def _publish_budget_use(deadline: float) -> None:
+    try:
+        guard = get_guard()
+        if guard is not None:
+            guard.publish_budget_use(datetime.now(UTC), deadline)
+    except Exception:
+        logger.exception("Could not publish the budgets' use")
 
 
 def _failed(code: ErrorCode) -> dict[str, Any]:

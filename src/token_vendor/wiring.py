@@ -12,7 +12,7 @@ from token_vendor.adapters.anam import AnamClient
 from token_vendor.adapters.anam_sessions import AnamSessionList
 from token_vendor.adapters.aws_clients import aws_clients
 from token_vendor.adapters.config_store import ConfigStore
-from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
+from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger, DynamoDbTable
 from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
 from token_vendor.adapters.turnstile import TurnstileCheck
 from token_vendor.domain.human_check import HumanCheck, allowed_hosts
@@ -100,9 +100,17 @@ def _guard() -> SpendGuard | None:
     settings = get_settings()
     if settings.quota_table_name is None:
         return None
-    ledger = DynamoDbLedger(settings.quota_table_name, _aws_clients())
-    records = ledger if settings.reconciles else None
-    return LedgerSpendGuard(ledger, Limits.from_settings(settings), records=records)
+    table = _quota_table()
+    records = DynamoDbReservations(table) if settings.reconciles else None
+    return LedgerSpendGuard(DynamoDbLedger(table), Limits.from_settings(settings), records)
+
+
+@cache
+def _quota_table() -> DynamoDbTable:
+    table = get_settings().quota_table_name
+    if table is None:
+        raise ValueError("the spend guard's table is needed but QUOTA_TABLE_NAME is unset")
+    return DynamoDbTable(table, _aws_clients())
 
 
 @cache
@@ -113,10 +121,7 @@ def _session_list() -> SessionList:
 
 @cache
 def _reservation_book() -> ReservationBook:
-    table = get_settings().quota_table_name
-    if table is None:
-        raise ValueError("the reservations live in the spend guard's table: QUOTA_TABLE_NAME is unset")
-    return DynamoDbReservations(table, _aws_clients())
+    return DynamoDbReservations(_quota_table())
 
 
 @cache
@@ -137,3 +142,4 @@ def reset() -> None:
     _human_check.cache_clear()
     _session_list.cache_clear()
     _reservation_book.cache_clear()
+    _quota_table.cache_clear()

@@ -76,7 +76,11 @@ def test_with_the_spend_guard_on_the_first_request_after_a_prefetching_init_buil
     assert answer.status == 200, answer.body
     assert "dynamodb" in built_during_the_init
     assert built == built_during_the_init, "the first request built no client"
-    assert [t for t in aws.targets_seen if "DynamoDB" in t] == ["DynamoDB_20120810.TransactWriteItems"]
+    assert sorted(t for t in aws.targets_seen if "DynamoDB" in t) == [
+        "DynamoDB_20120810.GetItem",  # the pause switch
+        "DynamoDB_20120810.UpdateItem",  # the caller's hour
+        "DynamoDB_20120810.UpdateItem",  # and day
+    ]
 
 
 def test_a_request_that_arrives_while_the_prefetch_runs_joins_its_fetches_instead_of_fetching_again(
@@ -190,3 +194,21 @@ def test_under_snapstart_without_the_runtime_hooks_everything_loads_on_first_use
 
     assert logs.with_message("No SnapStart runtime hooks (snapshot_restore_py); loading on first use")
     assert answer.status == 200, answer.body
+
+
+def test_a_restore_hook_that_fails_is_logged_and_never_raises_into_the_runtime(
+    function: Function,
+    monkeypatch: pytest.MonkeyPatch,
+    restore_hooks: list[Callable[[], None]],
+    logs: Logs,
+):
+    new_environment(monkeypatch, "snap-start")
+
+    def broken() -> None:
+        raise RuntimeError("broken prefetch")
+
+    monkeypatch.setattr(prefetch, "prefetch", broken)
+    for hook in restore_hooks:
+        hook()  # raises nothing
+    assert logs.with_message("The restore hook failed; loading on first use")
+    assert function.post().status == 200

@@ -1,5 +1,6 @@
-"""docs/contract.md §9 over real HTTP: the handler's spend guard against moto's DynamoDB, its table created
-from template.yaml's definition.
+"""docs/contract.md §9 over real HTTP: the handler's spend guard against moto's DynamoDB and AWS's DynamoDB
+Local (every test runs on both), its table created from template.yaml's definition, with DynamoDB's
+transaction conflicts modelled in front of it.
 
 Every row §9 adds to the error table (429 quota_exceeded, 503 budget_exhausted, 503 minting_paused), what a
 refused request does not do (reach Anam, use quota), and what the table holds.
@@ -7,6 +8,7 @@ refused request does not do (reach Anam, use quota), and what the table holds.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -15,14 +17,23 @@ from typing import Any
 
 import pytest
 
-from local.fault_proxy import FaultProxy, aws_unavailable
-from local.moto_server import MotoServer, aws_client
+from local.fault_proxy import aws_unavailable
+from local.moto_server import aws_client
 from local.standins.anam import AnamStub, Reply, Slow
 from scripts.spend_switch import pause, resume
+from tests.conftest import DYNAMODB_ENGINES, DynamoDb
 from tests.faults.answer_checks import wait_until
 from tests.support.function import Answer, Function
 
 VISITOR = "203.0.113.7"
+UPDATE = "DynamoDB_20120810.UpdateItem"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "dynamodb" in metafunc.fixturenames:
+        metafunc.parametrize("dynamodb", DYNAMODB_ENGINES, indirect=True)
+
+
 ANOTHER_VISITOR = "198.51.100.23"
 
 
@@ -42,8 +53,9 @@ def seconds_to_midnight() -> int:
 def assert_refused(answer: Answer, status: int, code: str, retry_after: int | None = None) -> None:
     assert (answer.status, answer.json()["code"]) == (status, code)
     if retry_after is not None:
-        # The answer was computed a moment before this check: allow a few seconds of drift.
-        assert retry_after - 5 <= int(answer.headers["Retry-After"]) <= retry_after
+        # The answer was computed a moment before this check (up to a second's rounding more than what is
+        # left now): allow a few seconds of drift.
+        assert retry_after - 5 <= int(answer.headers["Retry-After"]) <= retry_after + 1
 
 
 @pytest.fixture
@@ -131,9 +143,9 @@ def test_the_callers_limit_answers_before_a_spent_budget(function: Function, lim
 
 
 def test_the_operator_pauses_all_minting_with_one_command_and_resumes_with_another(
-    function: Function, guarded: str, moto_server: MotoServer, anam: AnamStub
+    function: Function, guarded: str, dynamodb: DynamoDb, anam: AnamStub
 ) -> None:
-    dynamodb = aws_client("dynamodb", moto_server.url)
+    dynamodb = aws_client("dynamodb", dynamodb.url)
     pause(dynamodb, guarded)
     answer = function.post(source_ip=VISITOR)
     assert_refused(answer, 503, "minting_paused")
@@ -144,24 +156,33 @@ def test_the_operator_pauses_all_minting_with_one_command_and_resumes_with_anoth
 
 
 def test_paused_answers_before_a_callers_spent_limit(
-    function: Function, limits: Any, guarded: str, moto_server: MotoServer
+    function: Function, limits: Any, guarded: str, dynamodb: DynamoDb
 ) -> None:
     limits(caller_sessions_per_hour=1)
     function.post(source_ip=VISITOR)
-    pause(aws_client("dynamodb", moto_server.url), guarded)
+    pause(aws_client("dynamodb", dynamodb.url), guarded)
     assert_refused(function.post(source_ip=VISITOR), 503, "minting_paused")
 
 
 def test_a_warm_token_costs_one_dynamodb_round_trip_pause_check_included(
-    function: Function, guarded: str, aws: FaultProxy
+    function: Function, guarded: str, dynamodb: DynamoDb
 ) -> None:
-    function.post(source_ip=VISITOR)  # cold: loads the key and the persona, reads the budgets' share
-    aws.reset_counters()
+    function.post(source_ip=VISITOR)  # cold: loads the key and the persona
+    dynamodb.proxy.reset_counters()
+    dynamodb.proxy.rendezvous = 3  # each request is held until all three are in flight: sent together
     assert function.post(source_ip=VISITOR).status == 200
-    assert aws.targets_seen == ["DynamoDB_20120810.TransactWriteItems"]
+    assert sorted(dynamodb.proxy.targets_seen) == ["DynamoDB_20120810.GetItem", UPDATE, UPDATE]
+    assert dynamodb.proxy.max_in_flight == 3
 
 
-TRANSACT = "DynamoDB_20120810.TransactWriteItems"
+def test_no_reservation_uses_a_transaction_so_callers_never_conflict(
+    function: Function, limits: Any, dynamodb: DynamoDb
+) -> None:
+    limits(daily_session_minutes=100, monthly_session_minutes=1000)
+    assert [function.post(source_ip=f"192.0.2.{n}").status for n in range(3)] == [200] * 3
+    conflicts = dynamodb.proxy.conflicts
+    assert conflicts is not None
+    assert "TransactWriteItems" not in conflicts.operations
 
 
 @pytest.mark.parametrize(
@@ -184,17 +205,31 @@ def test_an_anam_failure_gives_the_reservation_back(
     assert function.post(source_ip=VISITOR).status == 200
 
 
-def test_a_reservation_that_cannot_be_given_back_is_logged(
-    function: Function, limits: Any, anam: AnamStub, aws: FaultProxy, logs: Any
+def test_a_slow_request_whose_anam_call_hangs_still_gives_its_reservation_back(
+    function: Function, limits: Any, anam: AnamStub, dynamodb: DynamoDb
 ) -> None:
-    limits(caller_sessions_per_hour=1)
+    # The Lambda's time, not ANAM_TIMEOUT_SECONDS, ends the Anam call: the give-back's time is kept back.
+    limits(caller_sessions_per_hour=1, caller_sessions_per_day=0, daily_session_minutes=10)
+    anam.enqueue(Slow(12.0))
+    answer = function.post(source_ip=VISITOR, timeout_seconds=9.0)
+    assert answer.json()["code"] == "upstream_timeout"
+    assert function.post(source_ip=VISITOR).status == 200, (
+        "the hour's only token and the day's minutes came back"
+    )
+
+
+def test_a_reservation_that_cannot_be_given_back_is_logged_and_counted(
+    function: Function, limits: Any, anam: AnamStub, dynamodb: DynamoDb, logs: Any, capsys: Any
+) -> None:
+    limits(caller_sessions_per_hour=1, caller_sessions_per_day=0)
+    proxy = dynamodb.proxy
     function.post(source_ip=ANOTHER_VISITOR)  # cold: the key and the persona are loaded
-    reserved = aws.targets_seen.count(TRANSACT) + 1
+    reserved = proxy.targets_seen.count(UPDATE) + 1
     anam.enqueue(Slow(1.0, then=Reply(400, {"message": "bad avatar"})))
 
     def break_dynamodb_once_reserved() -> None:
-        wait_until(lambda: aws.targets_seen.count(TRANSACT) == reserved)
-        aws.enqueue(*[aws_unavailable() for _ in range(5)], match="TransactWriteItems")
+        wait_until(lambda: proxy.targets_seen.count(UPDATE) == reserved)
+        proxy.enqueue(*[aws_unavailable() for _ in range(5)], match="UpdateItem")
 
     breaker = threading.Thread(target=break_dynamodb_once_reserved)
     breaker.start()
@@ -203,6 +238,7 @@ def test_a_reservation_that_cannot_be_given_back_is_logged(
 
     assert answer.json()["code"] == "upstream_rejected", "the answer is Anam's, not the failed give-back's"
     assert logs.with_message("Could not give a reservation back")
+    assert '"RefundFailures"' in capsys.readouterr().out
 
 
 def test_a_request_refused_before_the_guard_uses_none_of_the_quota(function: Function, limits: Any) -> None:
@@ -213,18 +249,19 @@ def test_a_request_refused_before_the_guard_uses_none_of_the_quota(function: Fun
 
 
 def test_the_table_holds_counts_and_hmacs_never_an_address_or_user_id_and_every_item_expires(
-    function: Function, limits: Any, guarded: str, moto_server: MotoServer
+    function: Function, limits: Any, guarded: str, dynamodb: DynamoDb
 ) -> None:
     limits(daily_session_minutes=100, monthly_session_minutes=1000)
     function.post(source_ip=VISITOR)
     function.post(source_ip=ANOTHER_VISITOR, claims={"sub": "user-1"})
-    items = aws_client("dynamodb", moto_server.url).scan(TableName=guarded)["Items"]
+    items = aws_client("dynamodb", dynamodb.url).scan(TableName=guarded)["Items"]
     text = repr(items)
     assert VISITOR not in text
     assert "user-1" not in text
     assert ANOTHER_VISITOR not in text
-    # Two callers' hour and day, the day's and the month's budget, and each token's reservation (§11).
-    assert len(items) == 2 * 2 + 2 + 2
+    counters = [item for item in items if not item["pk"]["S"].startswith("reservation#")]
+    assert len(counters) == 2 * 2 + 2  # two callers' hour and day, the day's and the month's budget
+    assert len(items) - len(counters) == 2  # one record per token, for the reconciliation
     assert all(int(item["expiresAt"]["N"]) > time.time() + 86400 for item in items)
     budgets = {
         item["pk"]["S"].split("#")[1]: int(item["used"]["N"]) for item in items if "budget" in item["pk"]["S"]
@@ -232,10 +269,93 @@ def test_the_table_holds_counts_and_hmacs_never_an_address_or_user_id_and_every_
     assert budgets == {"day": 20, "month": 20}
 
 
+def test_each_token_leaves_an_open_record_of_its_minutes_for_the_reconciliation(
+    function: Function, limits: Any, guarded: str, dynamodb: DynamoDb
+) -> None:
+    limits(daily_session_minutes=100, monthly_session_minutes=1000)
+    before = int(time.time())
+    function.post(source_ip=VISITOR)
+    table = aws_client("dynamodb", dynamodb.url)
+    [record] = [
+        item for item in table.scan(TableName=guarded)["Items"] if item["pk"]["S"].startswith("reservation#")
+    ]
+    reservation_id = record["pk"]["S"].removeprefix("reservation#")
+    day, month = f"{datetime.now(UTC):%Y-%m-%d}", f"{datetime.now(UTC):%Y-%m}"
+    assert (len(reservation_id), record["state"]["S"], record["minutes"]["N"]) == (32, "open", "10")
+    assert record["windows"]["M"] == {f"budget#day#{day}": {"N": "10"}, f"budget#month#{month}": {"N": "10"}}
+    created = int(record["createdAt"]["N"])
+    assert before - 1 <= created <= time.time()
+    assert int(record["tokenExpiresAt"]["N"]) == created + 3720
+    assert int(record["expiresAt"]["N"]) == created + 40 * 86400
+    shard = f"open#{int(reservation_id, 16) % 10}"
+    assert record["openShard"]["S"] == shard
+    listed = table.query(
+        TableName=guarded,
+        IndexName="open-reservations",
+        KeyConditionExpression="openShard = :shard",
+        ExpressionAttributeValues={":shard": {"S": shard}},
+    )["Items"]
+    assert [item["pk"] for item in listed] == [record["pk"]]
+
+
+def test_a_given_back_reservation_settles_its_record_and_leaves_the_open_index(
+    function: Function, limits: Any, guarded: str, dynamodb: DynamoDb, anam: AnamStub
+) -> None:
+    limits(daily_session_minutes=100)
+    anam.enqueue(Reply(400, {"message": "bad avatar"}))
+    assert function.post(source_ip=VISITOR).status == 502
+    items = aws_client("dynamodb", dynamodb.url).scan(TableName=guarded)["Items"]
+    [record] = [item for item in items if item["pk"]["S"].startswith("reservation#")]
+    assert record["state"]["S"] == "settled"
+    assert "openShard" not in record
+    assert {item["pk"]["S"].split("#")[1]: item["used"]["N"] for item in items if "used" in item}.get(
+        "day"
+    ) == "0"
+
+
+def test_without_reconciliation_no_record_is_kept(
+    function: Function, limits: Any, guarded: str, dynamodb: DynamoDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits(daily_session_minutes=100)
+    monkeypatch.setenv("RECONCILE_USAGE", "false")
+    function.post(source_ip=VISITOR)
+    items = aws_client("dynamodb", dynamodb.url).scan(TableName=guarded)["Items"]
+    assert not [item for item in items if item["pk"]["S"].startswith("reservation#")]
+
+
 def test_without_a_table_there_is_no_guard(function: Function, function_env: dict[str, str]) -> None:
     assert [function.post(source_ip=VISITOR).status for _ in range(12)] == [200] * 12
 
 
-def test_a_warm_up_never_touches_the_guard(function: Function, guarded: str, aws: FaultProxy) -> None:
+def test_a_warm_up_reserves_nothing_and_reads_nothing_without_a_budget(
+    function: Function, guarded: str, dynamodb: DynamoDb
+) -> None:
     assert function.invoke({"warmup": True}) == {"warmed": True}
-    assert not [target for target in aws.targets_seen if target.startswith("DynamoDB")]
+    assert not [target for target in dynamodb.proxy.targets_seen if target.startswith("DynamoDB")]
+
+
+def test_a_warm_up_publishes_each_budgets_share_used_with_one_read(
+    function: Function, limits: Any, dynamodb: DynamoDb, capsys: Any
+) -> None:
+    limits(daily_session_minutes=100, monthly_session_minutes=1000)
+    function.post(source_ip=VISITOR)
+    dynamodb.proxy.reset_counters()
+    capsys.readouterr()
+    assert function.invoke({"warmup": True}) == {"warmed": True}
+    published = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if "BudgetUsedPercent" in line
+    ]
+    assert sorted((line["budget"], line["BudgetUsedPercent"]) for line in published) == [
+        ("daily", [10.0]),
+        ("monthly", [1.0]),
+    ]
+    assert [t for t in dynamodb.proxy.targets_seen if "DynamoDB" in t] == ["DynamoDB_20120810.BatchGetItem"]
+
+
+def test_a_warm_up_whose_budget_read_fails_still_answers_warmed(
+    function: Function, limits: Any, dynamodb: DynamoDb, logs: Any
+) -> None:
+    limits(daily_session_minutes=100)
+    dynamodb.proxy.enqueue(*[aws_unavailable() for _ in range(5)], match="BatchGetItem")
+    assert function.invoke({"warmup": True}) == {"warmed": True}
+    assert logs.with_message("Could not publish the budgets' use")

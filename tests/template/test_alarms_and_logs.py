@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 import pytest
 
+from local.fault_proxy import FaultProxy, aws_unavailable
 from local.moto_server import aws_client, create_quota_table
-from local.standins.anam import Reply
+from local.standins.anam import Reply, Slow
 from scripts.spend_switch import pause
 from tests.conftest import PERSONA
+from tests.faults.answer_checks import wait_until
 from tests.template.deployed import Deployed
 from token_vendor.observability import metrics
 
 Metric = tuple[str, str, frozenset[tuple[str, str]]]  # namespace, name, dimensions
+UPDATE = "DynamoDB_20120810.UpdateItem"
 
 
 def watched_metrics(deployed: Deployed) -> set[Metric]:
@@ -76,13 +80,29 @@ def run_as_deployed(
     monkeypatch.setattr(metrics, "namespace", environment["POWERTOOLS_METRICS_NAMESPACE"])
 
 
+def fail_the_next_give_back(aws: FaultProxy, anam: Any) -> threading.Thread:
+    """The next token's Anam call fails after a moment, and DynamoDB fails every write once its counters
+    are reserved (a caller's hour and day, the day's budget): its give-back cannot happen."""
+    reserved = aws.targets_seen.count(UPDATE) + 3
+    anam.enqueue(Slow(1.0, then=Reply(400, {"message": "bad avatar"})))
+
+    def break_dynamodb_once_reserved() -> None:
+        wait_until(lambda: aws.targets_seen.count(UPDATE) >= reserved)
+        aws.enqueue(*[aws_unavailable() for _ in range(20)], match="UpdateItem")
+
+    breaker = threading.Thread(target=break_dynamodb_once_reserved)
+    breaker.start()
+    return breaker
+
+
 def test_every_metric_an_alarm_watches_is_one_the_function_emits(
-    function_env, moto_server, function, anam, aws_admin, capsys, monkeypatch
+    function_env, moto_server, function, anam, aws, aws_admin, capsys, monkeypatch
 ):
     deployed = Deployed()
     run_as_deployed(deployed, function_env, moto_server, monkeypatch)
-    # A day's budget of one session (the template's default cap: 600 s), so that the guard's refusals show.
-    monkeypatch.setenv("DAILY_SESSION_MINUTES", "10")
+    # A day's budget of two sessions (the template's default cap: 600 s), one lost to a failed give-back, so
+    # that the guard's refusals show.
+    monkeypatch.setenv("DAILY_SESSION_MINUTES", "20")
     capsys.readouterr()
 
     aws_admin.put_persona("{not json")
@@ -90,6 +110,11 @@ def test_every_metric_an_alarm_watches_is_one_the_function_emits(
     aws_admin.put_persona(json.dumps(PERSONA))
     anam.enqueue(Reply(503), Reply(503), Reply(503))
     assert function.post().status == 502  # its reservation given back
+    breaker = fail_the_next_give_back(aws, anam)
+    assert function.post().status == 502  # its reservation not given back: RefundFailures
+    breaker.join()
+    aws.clear_faults()
+    assert function.invoke({"warmup": True})["warmed"] is True  # publishes the budget's share used
     assert function.post().status == 200
     assert function.post().json()["code"] == "budget_exhausted"
     pause(aws_client("dynamodb", moto_server.url), os.environ["QUOTA_TABLE_NAME"])

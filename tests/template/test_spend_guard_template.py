@@ -47,21 +47,59 @@ def test_the_table_is_on_demand_encrypted_recoverable_and_cleaned_up_by_ttl():
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
 
 
-def test_the_function_may_only_reserve_give_back_and_read_counts_in_its_own_table():
+def test_the_table_outlives_the_stack_and_a_replacement_and_refuses_deletion():
+    deployed = Deployed()
+    resource = deployed.resources["QuotaTable"]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert deployed.properties("QuotaTable")["DeletionProtectionEnabled"] is True
+
+
+def test_the_open_reservations_are_listed_by_a_sparse_sharded_index():
+    table = Deployed().properties("QuotaTable")
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "open-reservations"
+    assert index["KeySchema"] == [
+        {"AttributeName": "openShard", "KeyType": "HASH"},
+        {"AttributeName": "createdAt", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    assert types == {"pk": "S", "openShard": "S", "createdAt": "N"}
+
+
+def test_the_function_may_only_reserve_give_back_record_and_read_in_its_own_table():
     statement = guard_statement(Deployed())
     assert statement is not None
     assert sorted(statement["Action"]) == [  # type: ignore[call-overload]
         "dynamodb:BatchGetItem",
-        "dynamodb:ConditionCheckItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
         "dynamodb:UpdateItem",
     ]
-    assert statement["Resource"] == TABLE_ARN
+    assert statement["Resource"] == [TABLE_ARN, f"{TABLE_ARN}/index/open-reservations"]
+
+
+def test_the_function_can_never_write_the_pause_switch():
+    role = Deployed().properties("TokenVendorFunctionRole")
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= set(deny["Action"])
+    assert deny["Resource"] == TABLE_ARN
+    assert deny["Condition"] == {"ForAnyValue:StringEquals": {"dynamodb:LeadingKeys": ["control"]}}
+
+
+def test_give_backs_that_fail_are_alarmed():
+    alarm = Deployed().properties("RefundFailuresAlarm")
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == ("RefundFailures", "Sum", 1)
+    assert alarm["TreatMissingData"] == "notBreaching"
 
 
 def test_with_the_guard_off_there_is_no_table_no_permission_and_no_limit():
     deployed = Deployed({"SpendGuard": "off"})
     assert "QuotaTable" not in deployed.resources
     assert guard_statement(deployed) is None
+    assert "RefundFailuresAlarm" not in deployed.resources
     assert environment(deployed)["QUOTA_TABLE_NAME"] == ""
     assert environment(deployed)["DAILY_SESSION_MINUTES"] == ""
 

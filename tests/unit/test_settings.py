@@ -117,3 +117,21 @@ def test_the_label_prefix_is_the_stacks_name_unless_set():
 def test_a_label_prefix_that_could_not_be_told_apart_is_a_configuration_error(value):
     settings = Settings.from_environ({**REQUIRED, "CLIENT_LABEL_PREFIX": value})
     assert any("CLIENT_LABEL_PREFIX" in problem for problem in settings.problems)
+
+
+@pytest.mark.parametrize("budget", ["DAILY_SESSION_MINUTES", "MONTHLY_SESSION_MINUTES"])
+def test_a_session_cap_that_can_never_fit_a_budget_is_a_configuration_error(budget):
+    # 601 s rounds up to 11 minutes: a 10-minute budget could never hold one token.
+    settings = Settings.from_environ({**REQUIRED, "MAX_SESSION_LENGTH_SECONDS": "601", budget: "10"})
+    with pytest.raises(TokenVendorError) as caught:
+        settings.require_valid()
+    assert caught.value.code is ErrorCode.CONFIGURATION_ERROR
+    assert budget in caught.value.detail
+    assert "11 minutes" in caught.value.detail
+
+
+def test_a_session_cap_that_just_fits_the_budget_is_fine():
+    settings = Settings.from_environ(
+        {**REQUIRED, "MAX_SESSION_LENGTH_SECONDS": "600", "DAILY_SESSION_MINUTES": "10"}
+    )
+    assert settings.problems == ()

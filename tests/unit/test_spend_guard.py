@@ -1,6 +1,6 @@
 """docs/contract.md §9, the rules: the windows a token reserves, their keys and ends, the order of refusals.
 
-Run against the in-memory ledger, with the clock injected: no DynamoDB, no waiting for an hour to pass.
+Run against the in-memory ledger and records, at a fixed moment: no DynamoDB, no waiting for an hour to pass.
 """
 
 import json
@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.spend_ledger_fake import FakeSpendLedger
+from tests.support.spend_ledger_fake import FakeRecords, FakeSpendLedger
+from token_vendor.domain.deadline import GIVE_BACK_SECONDS
 from token_vendor.domain.spend_guard import (
     KEEP_AFTER_END,
     Limits,
+    ReservationRecord,
     Window,
     caller_key,
     counters_for,
@@ -27,21 +29,15 @@ CALLER = "203.0.113.7"
 DEADLINE = 1e12  # monotonic seconds: never reached in these tests
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def ledger() -> FakeSpendLedger:
     return FakeSpendLedger()
 
 
-def guard(ledger: FakeSpendLedger, **limits: int | None) -> LedgerSpendGuard:
-    return LedgerSpendGuard(ledger, Limits(**limits), clock=Clock())  # type: ignore[arg-type]
+def guard(
+    ledger: FakeSpendLedger, records: FakeRecords | None = None, **limits: int | None
+) -> LedgerSpendGuard:
+    return LedgerSpendGuard(ledger, Limits(**limits), records)  # type: ignore[arg-type]
 
 
 def reserve(guard: LedgerSpendGuard, identity: str = CALLER, seconds: int | None = 600, now: datetime = NOW):
@@ -188,10 +184,13 @@ def test_resuming_lets_tokens_through_again(ledger):
     reserve(limited)
 
 
-def test_a_failing_ledger_is_dependency_unavailable_and_the_deadline_reaches_it(ledger):
+def test_a_failing_ledger_is_503_and_its_writes_end_early_enough_for_a_give_back(ledger):
     ledger.failing = True
     error = refused(guard(ledger))
-    assert (error.code, ledger.deadlines) == (ErrorCode.DEPENDENCY_UNAVAILABLE, [DEADLINE])
+    assert (error.code, ledger.deadlines) == (
+        ErrorCode.DEPENDENCY_UNAVAILABLE,
+        [DEADLINE - GIVE_BACK_SECONDS],
+    )
 
 
 def test_release_gives_the_whole_reservation_back(ledger):
@@ -202,7 +201,26 @@ def test_release_gives_the_whole_reservation_back(ledger):
     reserve(limited)
 
 
-def test_release_that_fails_is_logged_and_never_raises(ledger, logs):
+def test_a_counter_that_accepted_while_another_refused_is_given_back_at_once(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=5, daily_session_minutes=10)
+    reserve(limited, identity="a")
+    assert refused(limited, identity="b").code is ErrorCode.BUDGET_EXHAUSTED
+    assert sorted(count for key, count in ledger.counts.items() if "caller" in key) == [0, 0, 1, 1]
+
+
+def test_a_ledger_that_fails_on_one_counter_gives_the_others_back_and_answers_503(ledger):
+    limited = guard(ledger, caller_sessions_per_hour=5, daily_session_minutes=10)
+    ledger.failing_keys = {key for key in ("budget#day#2026-12-31",)}
+    assert refused(limited).code is ErrorCode.DEPENDENCY_UNAVAILABLE
+    assert set(ledger.counts.values()) == {0}
+
+
+def test_a_reservation_with_no_counters_writes_nothing(ledger):
+    reserve(guard(ledger, caller_sessions_per_hour=0, caller_sessions_per_day=0))
+    assert ledger.writes == 0
+
+
+def test_release_that_fails_is_logged_counted_and_never_raises(ledger, logs, capsys):
     limited = guard(ledger)
     reservation = reserve(limited)
     ledger.failing = True
@@ -210,23 +228,85 @@ def test_release_that_fails_is_logged_and_never_raises(ledger, logs):
     assert logs.with_message("Could not give a reservation back")
 
 
-def test_budget_use_is_published_at_most_once_a_minute_per_environment(ledger, capsys):
-    clock = Clock()
-    limited = LedgerSpendGuard(ledger, Limits(0, 0, 100, 1000), clock=clock)
+def test_with_reconciliation_a_kept_token_leaves_an_open_record_of_its_budget_minutes(ledger):
+    records = FakeRecords()
+    limited = guard(ledger, records, daily_session_minutes=100, monthly_session_minutes=1000)
+    reservation = reserve(limited)
+    limited.keep(reservation)
+    record = records.records[reservation.id]
+    assert record["state"] == "open"
+    assert record["windows"] == {"budget#day#2026-12-31": 10, "budget#month#2026-12": 10}
+    written: ReservationRecord = record["record"]  # type: ignore[assignment]
+    assert (written.minutes, written.created_at) == (10, int(NOW.timestamp()))
+    assert written.token_expires_at == written.created_at + 3720
+    assert written.open_shard == f"open#{int(reservation.id, 16) % 10}"
+    assert len(reservation.id) == 32
+
+
+def test_with_reconciliation_a_release_claims_gives_back_and_settles_the_record(ledger):
+    records = FakeRecords()
+    limited = guard(ledger, records, caller_sessions_per_hour=1, daily_session_minutes=10)
+    reservation = reserve(limited)
+    limited.release(reservation)
+    assert records.records[reservation.id]["state"] == "settled"
+    assert set(ledger.counts.values()) == {0}
+    limited.release(reservation)  # a second give-back finds nothing to claim: nothing given back twice
+    assert set(ledger.counts.values()) == {0}
+
+
+def test_a_budget_that_cannot_be_given_back_reopens_the_record_with_only_what_it_still_holds(ledger, logs):
+    records = FakeRecords()
+    limited = guard(ledger, records, daily_session_minutes=100, monthly_session_minutes=1000)
+    reservation = reserve(limited)
+    ledger.failing_keys = {"budget#month#2026-12"}
+    limited.release(reservation)
+    assert records.records[reservation.id]["state"] == "open"
+    assert records.records[reservation.id]["windows"] == {"budget#month#2026-12": 10}
+    assert ledger.counts["budget#day#2026-12-31"] == 0
+    assert logs.with_message("Could not give a reservation back")
+
+
+def test_an_unclaimable_record_keeps_the_budget_for_the_reconciliation_but_gives_the_callers_back(ledger):
+    records = FakeRecords()
+    limited = guard(ledger, records, caller_sessions_per_hour=1, daily_session_minutes=10)
+    reservation = reserve(limited)
+    records.failing = True
+    limited.release(reservation)
+    assert ledger.counts["budget#day#2026-12-31"] == 10
+    assert {count for key, count in ledger.counts.items() if "caller" in key} == {0}
+
+
+def test_a_record_that_could_not_be_written_is_no_reason_to_keep_a_given_back_token(ledger, logs):
+    records = FakeRecords()
+    records.refusing_new = True
+    limited = guard(ledger, records, daily_session_minutes=10)
+    reservation = reserve(limited)
+    limited.release(reservation)  # the claim finds no record: the counters are given back directly
+    assert set(ledger.counts.values()) == {0}
+    assert logs.with_message("Could not record a reservation")
+
+
+def test_the_scheduled_pass_publishes_each_budgets_share_used(ledger, capsys):
+    limited = guard(ledger, caller_sessions_per_hour=0, caller_sessions_per_day=0, daily_session_minutes=100,
+                    monthly_session_minutes=1000)  # fmt: skip
     reserve(limited, identity="a", seconds=600)
     reserve(limited, identity="b", seconds=600)
-    clock.now = 61.0
-    reserve(limited, identity="c", seconds=600)
+    capsys.readouterr()
+    limited.publish_budget_use(NOW, DEADLINE)
     published = [line for line in capsys.readouterr().out.splitlines() if "BudgetUsedPercent" in line]
     values = [(json.loads(line)["budget"], json.loads(line)["BudgetUsedPercent"]) for line in published]
-    assert values == [("daily", [10.0]), ("monthly", [1.0]), ("daily", [30.0]), ("monthly", [3.0])]
+    assert values == [("daily", [20.0]), ("monthly", [2.0])]
+
+
+def test_a_reservation_publishes_no_budget_use(ledger, capsys):
+    reserve(guard(ledger, daily_session_minutes=100), seconds=600)
+    assert "BudgetUsedPercent" not in capsys.readouterr().out
 
 
 def test_a_spent_budget_is_published_as_full_on_every_refusal_so_a_burst_cannot_slip_past_the_alarm(
     ledger, capsys
 ):
-    clock = Clock()
-    limited = LedgerSpendGuard(ledger, Limits(0, 0, 10, None), clock=clock)
+    limited = guard(ledger, caller_sessions_per_hour=0, caller_sessions_per_day=0, daily_session_minutes=10)
     reserve(limited, identity="a", seconds=600)
     capsys.readouterr()
 
@@ -236,14 +316,3 @@ def test_a_spent_budget_is_published_as_full_on_every_refusal_so_a_burst_cannot_
         json.loads(line) for line in capsys.readouterr().out.splitlines() if "BudgetUsedPercent" in line
     ]
     assert [(line["budget"], line["BudgetUsedPercent"]) for line in published] == [("daily", [100.0])]
-
-
-def test_a_token_without_a_session_cap_counts_against_the_callers_limits_only(ledger):
-    reserve(guard(ledger, caller_sessions_per_hour=1), seconds=None)
-    assert refused(guard(ledger, caller_sessions_per_hour=1), seconds=None).code is ErrorCode.QUOTA_EXCEEDED
-
-
-def test_a_budget_without_a_session_cap_is_a_configuration_error(ledger):
-    assert (
-        refused(guard(ledger, daily_session_minutes=10), seconds=None).code is ErrorCode.CONFIGURATION_ERROR
-    )

@@ -83,6 +83,12 @@ def classify(error: BaseException) -> Failure:
     return Failure.UNKNOWN
 
 
+def is_contention(error: BaseException) -> bool:
+    """Throttling or a conflict with a transaction (TRANSIENT_ERRORS): "this item is busy", not "this service
+    is failing", so worth retrying with backoff for as long as the request's deadline allows."""
+    return isinstance(error, ClientError) and error_code(error) in TRANSIENT_ERRORS
+
+
 def error_code(error: BaseException) -> str:
     """AWS's error code, or the exception's type when AWS gave none: what the logs say."""
     if isinstance(error, ClientError):

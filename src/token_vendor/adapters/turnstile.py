@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from token_vendor.adapters.http_session import new_session
+from token_vendor.adapters.http_session import attempt_timeouts, new_session
 from token_vendor.domain.deadline import GaveUp, Retry, retry_until
 from token_vendor.domain.human_check import Verdict, judge, require_token, secret_key
 from token_vendor.domain.values import Credentials
@@ -59,7 +59,11 @@ class TurnstileCheck:
         def attempt(remaining: float) -> Verdict:
             try:
                 response = self._session.post(
-                    self._url, json=payload, timeout=min(remaining, ATTEMPT_SECONDS), allow_redirects=False
+                    self._url,
+                    json=payload,
+                    # Connect and read together within the attempt's share, not each of them apart.
+                    timeout=attempt_timeouts(min(remaining, ATTEMPT_SECONDS)),
+                    allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 raise Retry(f"siteverify unreachable: {type(exc).__name__}") from exc

@@ -17,6 +17,9 @@ T = TypeVar("T")
 
 # Kept back from the Lambda's remaining time for answering after the last outside call.
 ANSWER_MARGIN_SECONDS = 0.5
+# Kept back from the Anam call, whatever the deadline, when a reservation may have to be given back after it:
+# one DynamoDB attempt (up to 2 s) and retries of a throttled or contended write.
+GIVE_BACK_SECONDS = 3.0
 
 
 def deadline_from(remaining_seconds: float, clock: Callable[[], float] = time.monotonic) -> float:

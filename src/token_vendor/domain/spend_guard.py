@@ -2,8 +2,11 @@
 
 Pure: which counters a token adds to (the caller's hour and day, the day's and the month's session minutes,
 all in UTC), their keys in the ledger, when each window ends (the Retry-After of a refusal), and which refusal
-answers when several apply. Where the counters live is the ledger's business (`SpendLedger`: DynamoDB in
-`adapters/dynamodb_ledger.py`, an in-memory fake in the tests); it adds them all at once or not at all.
+answers when several apply, and the reservation's record that the reconciliation settles (docs/contract.md
+§11). Where the counters live is the ledger's business (`SpendLedger`: DynamoDB in
+`adapters/dynamodb_ledger.py`, an in-memory fake in the tests): each counter is its own conditional write, and
+a counter that accepted while another refused is given back at once, so a token's counters end up all added
+or none.
 
 The ledger never sees who the caller is: a caller's counters are keyed by an HMAC of the identity under a key
 that a reader of the table does not have: the Anam API key itself. A plain hash would not do: all 2^32 IPv4
@@ -75,15 +78,62 @@ class Limits:
         )
 
 
+# How long a reservation's record outlives its token before TTL may delete it: long after any reconciliation.
+RECORD_KEPT_SECONDS = 40 * 86400
+# Anam's session tokens live an hour from issue; the token is issued within the Anam call, which starts after
+# the record's createdAt: this much after createdAt, the token has expired for sure.
+TOKEN_LIFETIME_BOUND_SECONDS = 3600 + 120
+# The open records' index is sharded so that no partition of it takes every token's write.
+OPEN_SHARDS = 10
+
+
 @dataclass(frozen=True)
 class Reservation:
     """What a token took: given back whole by `release` when the token never reaches the caller, within the
-    same request's deadline (time.monotonic()). `id` names it in its record and its token's clientLabel at
-    Anam (§11)."""
+    same request's deadline (time.monotonic()). `id` names its record and the token's label (§11)."""
 
     counters: tuple[Counter, ...]
     deadline: float
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: int = 0  # epoch seconds
+
+    @property
+    def budget_windows(self) -> dict[str, int]:
+        """Budget counter key -> minutes this reservation holds there: what its record keeps."""
+        return {counter.key: counter.amount for counter in self.counters if counter.window.is_budget}
+
+
+@dataclass(frozen=True)
+class ReservationRecord:
+    """The reservation as the table keeps it for the reconciliation (docs/contract.md §11): no caller, no
+    prompt, no token."""
+
+    id: str
+    minutes: int
+    windows: Mapping[str, int]
+    created_at: int
+
+    @property
+    def token_expires_at(self) -> int:
+        return self.created_at + TOKEN_LIFETIME_BOUND_SECONDS
+
+    @property
+    def expires_at(self) -> int:
+        return self.created_at + RECORD_KEPT_SECONDS
+
+    @property
+    def open_shard(self) -> str:
+        return open_shard(self.id)
+
+    @classmethod
+    def of(cls, reservation: Reservation) -> ReservationRecord:
+        windows = reservation.budget_windows
+        return cls(reservation.id, max(windows.values(), default=0), windows, reservation.created_at)
+
+
+def open_shard(reservation_id: str) -> str:
+    """The open-reservations index's partition of a record: `open#<d>`, d = the id as a number, mod 10."""
+    return f"open#{int(reservation_id, 16) % OPEN_SHARDS}"
 
 
 class LedgerRefused(Exception):
@@ -95,16 +145,50 @@ class LedgerRefused(Exception):
         super().__init__("paused" if paused else ", ".join(counter.window for counter in self.refused))
 
 
-class SpendLedger(Protocol):
-    def add(self, counters: Sequence[Counter], deadline: float) -> None:
-        """Add every counter's amount, all or none, unless paused; raise `LedgerRefused` when refused and
-        `TokenVendorError(DEPENDENCY_UNAVAILABLE)` when the store fails or `deadline` (monotonic) passes."""
+@dataclass(frozen=True)
+class Added:
+    """What one `SpendLedger.add` did, counter by counter: each counter is a write of its own, so some may
+    have accepted while another refused or failed (the guard gives those back at once)."""
 
-    def subtract(self, counters: Sequence[Counter], deadline: float) -> None:
-        """Take the amounts back (raises as `add` does on failure)."""
+    paused: bool | None  # None: the pause switch could not be read
+    accepted: tuple[Counter, ...] = ()
+    refused: tuple[Counter, ...] = ()
+    failure: TokenVendorError | None = None  # the first store failure (a counter's or the pause's read)
+
+    @property
+    def complete(self) -> bool:
+        """Every counter accepted and minting is not paused: the token is reserved."""
+        return self.paused is False and not self.refused and self.failure is None
+
+
+class SpendLedger(Protocol):
+    def add(self, counters: Sequence[Counter], deadline: float) -> Added:
+        """Add each counter's amount where it fits (conditional writes, all at once), reading the pause switch
+        alongside; contention and throttling are retried until `deadline` (monotonic). Never raises."""
+
+    def subtract(self, counters: Sequence[Counter], deadline: float) -> tuple[Counter, ...]:
+        """Take the amounts back, retrying contention and throttling until `deadline`; never raises. Returns
+        the counters that could not be given back."""
 
     def used(self, counters: Sequence[Counter], deadline: float) -> Mapping[str, int]:
         """The counts held now, by key (absent: 0)."""
+
+
+class ReservationRecords(Protocol):
+    """The reservations' records (docs/contract.md §11), in the ledger's store."""
+
+    def open_record(self, record: ReservationRecord, deadline: float) -> None:
+        """Write the record, state open, unless one of its id exists (raises TokenVendorError on failure)."""
+
+    def claim_record(self, reservation_id: str, deadline: float) -> bool:
+        """Open -> giving back, in one conditional write; False when there is no open record of that id (none
+        was written, or someone else claimed it). Raises TokenVendorError when the store fails."""
+
+    def settle_record(self, reservation_id: str, deadline: float) -> None:
+        """Giving back -> settled (raises TokenVendorError on failure)."""
+
+    def reopen_record(self, reservation_id: str, windows: Mapping[str, int], deadline: float) -> None:
+        """Giving back -> open again, holding only `windows` (what could not be given back)."""
 
 
 class SpendGuard(Protocol):
@@ -117,13 +201,15 @@ class SpendGuard(Protocol):
         `hash_key`: what the caller's HMAC is keyed with (the Anam API key); `deadline`: time.monotonic()."""
 
     def release(self, reservation: Reservation) -> None:
-        """Give a reservation back; best effort: logs a failure, never raises."""
+        """Give a reservation back: the token never reached the caller. Never raises: a failure is logged,
+        counted and left for the reconciliation."""
 
-    def publish_budgets(
-        self, now: datetime, session_seconds: int | None, deadline: float
-    ) -> dict[str, float]:
-        """Publish the share of each budget used at `now` (the reconciliation pass does, §11); the shares in
-        percent, by budget (`daily`, `monthly`)."""
+    def publish_budget_use(self, now: datetime, deadline: float) -> dict[str, float]:
+        """Publish each budget's share used (the scheduled pass, off the request path), and return the shares
+        in percent by budget (`daily`, `monthly`; none when they could not be read). Never raises."""
+
+    def keep(self, reservation: Reservation) -> None:
+        """The token reached the caller: finish what the reservation started (its record). Never raises."""
 
 
 def session_minutes(session_seconds: int) -> int:
@@ -166,6 +252,12 @@ def counters_for(
         for window, key, amount, limit, ends_at in candidates
         if limit is not None
     )
+
+
+def budget_counters(now: datetime, limits: Limits) -> tuple[Counter, ...]:
+    """The budgets' counters of this moment (whose share used is published), with no caller's."""
+    no_callers = Limits(0, 0, limits.daily_session_minutes, limits.monthly_session_minutes)
+    return counters_for("", 60, now, no_callers)
 
 
 def seconds_until(moment: datetime, now: datetime) -> int:
