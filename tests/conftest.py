@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 # Powertools reads these when the function's modules are imported, as Lambda has them set by then.
@@ -25,11 +24,11 @@ import pytest
 from botocore.config import Config
 
 from local.dynamodb_conflicts import ConflictModel
-from local.dynamodb_local import DynamoDbLocal, missing
 from local.fault_proxy import FaultProxy
 from local.moto_server import MotoServer, aws_client, create_quota_table, seed
 from local.standins.anam import AnamStub
 from local.standins.turnstile import STUB_SECRET_KEY, TurnstileStub
+from tests.support.dynamodb_engines import CONFLICT_HOLD_SECONDS, DynamoDb, fresh_proxy
 from tests.support.function import Function, Logs, captured_logs
 from tests.support.leak_scan import scan
 from token_vendor import wiring
@@ -77,10 +76,6 @@ def moto_server() -> Iterator[MotoServer]:
         yield server
 
 
-# How long a transaction holds its items in the conflict model: DynamoDB's own are a few milliseconds to tens.
-CONFLICT_HOLD_SECONDS = 0.02
-
-
 @pytest.fixture(scope="session")
 def aws_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
     with FaultProxy(moto_server.url) as proxy:
@@ -88,67 +83,10 @@ def aws_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
         yield proxy
 
 
-def _fresh(proxy: FaultProxy) -> Iterator[FaultProxy]:
-    proxy.clear_faults()
-    proxy.delay_seconds = 0.0
-    proxy.rendezvous = 0
-    proxy.reset_counters()
-    if proxy.conflicts is not None:
-        proxy.conflicts.reset_counters()
-    yield proxy
-    proxy.clear_faults()
-
-
 @pytest.fixture
 def aws(aws_proxy: FaultProxy) -> Iterator[FaultProxy]:
     """moto behind a fault-injecting proxy: what the function sees as AWS. No faults queued, counters at 0."""
-    yield from _fresh(aws_proxy)
-
-
-@pytest.fixture(scope="session")
-def dynamodb_local() -> Iterator[DynamoDbLocal]:
-    """AWS's DynamoDB Local, started once for the session (skipped where Java or the jar is missing, unless
-    REQUIRE_DYNAMODB_LOCAL=1, as in CI)."""
-    reason = missing()
-    if reason is not None:
-        if os.environ.get("REQUIRE_DYNAMODB_LOCAL") == "1":
-            pytest.fail(f"REQUIRE_DYNAMODB_LOCAL=1 but {reason}")
-        pytest.skip(reason)
-    with DynamoDbLocal() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def dynamodb_local_proxy(dynamodb_local: DynamoDbLocal) -> Iterator[FaultProxy]:
-    with FaultProxy(dynamodb_local.url) as proxy:
-        proxy.conflicts = ConflictModel(CONFLICT_HOLD_SECONDS)
-        yield proxy
-
-
-@dataclass(frozen=True)
-class DynamoDb:
-    """The DynamoDB a test runs the spend guard on: `url` the engine itself (what an operator's tools use),
-    `proxy` the fault proxy with the conflict model in front of it (what the function talks to)."""
-
-    engine: str  # "moto" or "dynamodb_local"
-    url: str
-    proxy: FaultProxy
-
-
-DYNAMODB_ENGINES = ["moto", "dynamodb_local"]
-
-
-@pytest.fixture
-def dynamodb(request: pytest.FixtureRequest, moto_server: MotoServer, aws: FaultProxy) -> Iterator[DynamoDb]:
-    """moto unless a test asks for more with `@pytest.mark.parametrize("dynamodb", DYNAMODB_ENGINES,
-    indirect=True)`."""
-    engine = getattr(request, "param", "moto")
-    if engine == "moto":
-        yield DynamoDb(engine, moto_server.url, aws)
-        return
-    local: DynamoDbLocal = request.getfixturevalue("dynamodb_local")
-    proxy: FaultProxy = request.getfixturevalue("dynamodb_local_proxy")
-    yield from (DynamoDb(engine, local.url, fresh) for fresh in _fresh(proxy))
+    yield from fresh_proxy(aws_proxy)
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from local.moto_server import MotoServer, aws_client
+from local.moto_server import aws_client
 from local.standins.anam import AnamStub
 from tests.conftest import PERSONA
+from tests.support.dynamodb_engines import DynamoDb
 from tests.support.function import Function
 from tests.support.reservations import budget_keys, counter, put_reservation, record
 
@@ -25,8 +26,9 @@ HOUR = 3600
 
 
 @pytest.fixture
-def dynamodb(moto_server: MotoServer) -> Any:
-    return aws_client("dynamodb", moto_server.url)
+def dynamodb_client(dynamodb: DynamoDb) -> Any:
+    """The operator's view of the guard's table (no fault proxy in between)."""
+    return aws_client("dynamodb", dynamodb.url)
 
 
 def reconcile(function: Function) -> dict[str, Any]:
@@ -39,9 +41,9 @@ def minted_label(anam: AnamStub) -> str:
     return label
 
 
-def expired_reservation(dynamodb: Any, table: str, **fields: Any) -> str:
+def expired_reservation(dynamodb_client: Any, table: str, **fields: Any) -> str:
     """A reservation made two hours ago: its token has expired."""
-    return put_reservation(dynamodb, table, created_at=time.time() - 2 * HOUR, **fields)
+    return put_reservation(dynamodb_client, table, created_at=time.time() - 2 * HOUR, **fields)
 
 
 def test_each_token_carries_a_label_of_its_own_after_the_personas_label(
@@ -68,18 +70,18 @@ def test_reconcile_usage_false_turns_the_labels_and_the_pass_off(function, recon
     assert reconcile(function) == {"reconciled": False, "error": "reconciliation_off"}
 
 
-def test_the_record_holds_no_caller_token_or_prompt(function, reconciling, anam, dynamodb):
+def test_the_record_holds_no_caller_token_or_prompt(function, reconciling, anam, dynamodb_client):
     answer = function.post({"prompt": "Talk about the weather"})
     reservation_id = minted_label(anam).rsplit(":", 1)[1]
-    stored = json.dumps(record(dynamodb, reconciling, reservation_id))
-    assert record(dynamodb, reconciling, reservation_id)["state"] == "open"
+    stored = json.dumps(record(dynamodb_client, reconciling, reservation_id))
+    assert record(dynamodb_client, reconciling, reservation_id)["state"] == "open"
     for secret in (answer.json()["sessionToken"], "weather", "127.0.0.1", minted_label(anam)):
         assert secret not in stored
 
 
 @pytest.mark.parametrize("length_field", ["sessionLengthMs", "durationMs", None])
 def test_an_ended_session_gives_back_the_minutes_it_did_not_use_rounded_up(
-    function, reconciling, anam, dynamodb, length_field
+    function, reconciling, anam, dynamodb_client, length_field
 ):
     anam.sessions.length_field = length_field
     assert function.post().status == 200  # reserves 10 minutes from the day and the month
@@ -90,62 +92,62 @@ def test_an_ended_session_gives_back_the_minutes_it_did_not_use_rounded_up(
 
     assert summary["settledUsed"] == 1
     assert (summary["minutesReserved"], summary["minutesUsed"], summary["minutesGivenBack"]) == (10, 3, 7)
-    assert [counter(dynamodb, reconciling, key) for key in budget_keys()] == [3, 3]
+    assert [counter(dynamodb_client, reconciling, key) for key in budget_keys()] == [3, 3]
 
 
-def test_each_session_is_rounded_up_on_its_own(function, reconciling, anam, dynamodb):
+def test_each_session_is_rounded_up_on_its_own(function, reconciling, anam, dynamodb_client):
     for _ in range(2):
         assert function.post().status == 200
         started = time.time() - 600
         anam.sessions.add(minted_label(anam), started_at=started, ended_at=started + 61)  # 2 minutes each
     assert reconcile(function)["minutesUsed"] == 4
-    assert counter(dynamodb, reconciling, budget_keys()[0]) == 4
+    assert counter(dynamodb_client, reconciling, budget_keys()[0]) == 4
 
 
-def test_a_session_longer_than_its_reservation_adds_its_overrun(function, reconciling, anam, dynamodb):
+def test_a_session_longer_than_its_reservation_adds_its_overrun(function, reconciling, anam, dynamodb_client):
     assert function.post().status == 200
     started = time.time() - 1200
     anam.sessions.add(minted_label(anam), started_at=started, ended_at=started + 14 * 60)
     reconcile(function)
-    assert [counter(dynamodb, reconciling, key) for key in budget_keys()] == [14, 14]
+    assert [counter(dynamodb_client, reconciling, key) for key in budget_keys()] == [14, 14]
 
 
-def test_a_running_session_waits_for_a_later_pass(function, reconciling, anam, dynamodb):
+def test_a_running_session_waits_for_a_later_pass(function, reconciling, anam, dynamodb_client):
     assert function.post().status == 200
     label = minted_label(anam)
     session = anam.sessions.add(label, started_at=time.time() - 30)
 
     assert reconcile(function)["waiting"] == 1
-    assert counter(dynamodb, reconciling, budget_keys()[0]) == 10
+    assert counter(dynamodb_client, reconciling, budget_keys()[0]) == 10
 
     anam.sessions.stop(session)
     assert reconcile(function)["settledUsed"] == 1
-    assert counter(dynamodb, reconciling, budget_keys()[0]) == 1
+    assert counter(dynamodb_client, reconciling, budget_keys()[0]) == 1
 
 
 def test_an_expired_unused_token_gives_everything_back_only_once_a_later_session_proves_the_listing(
-    function, reconciling, anam, dynamodb
+    function, reconciling, anam, dynamodb_client
 ):
-    reservation_id = expired_reservation(dynamodb, reconciling)
-    expiry = record(dynamodb, reconciling, reservation_id)["tokenExpiresAt"]
+    reservation_id = expired_reservation(dynamodb_client, reconciling)
+    expiry = record(dynamodb_client, reconciling, reservation_id)["tokenExpiresAt"]
 
     # A listing that finds nothing proves nothing; nor does a session from before the expiry, nor another
     # deployment's session after it.
     anam.sessions.add(f"{PREFIX}:{'a' * 32}", started_at=expiry - 60, ended_at=expiry)
     anam.sessions.add(f"another-stack:{'b' * 32}", started_at=expiry + 60)
     assert reconcile(function)["waiting"] == 1
-    assert counter(dynamodb, reconciling, budget_keys(expiry - 2 * HOUR)[0]) == 10
+    assert counter(dynamodb_client, reconciling, budget_keys(expiry - 2 * HOUR)[0]) == 10
 
     anam.sessions.add(f"website:{PREFIX}:{'c' * 32}", started_at=expiry + 60)
     summary = reconcile(function)
 
     assert (summary["settledUnused"], summary["minutesGivenBack"]) == (1, 10)
-    assert [counter(dynamodb, reconciling, key) for key in budget_keys(expiry - 2 * HOUR)] == [0, 0]
-    assert record(dynamodb, reconciling, reservation_id)["state"] == "settled"
-    assert "openShard" not in record(dynamodb, reconciling, reservation_id)
+    assert [counter(dynamodb_client, reconciling, key) for key in budget_keys(expiry - 2 * HOUR)] == [0, 0]
+    assert record(dynamodb_client, reconciling, reservation_id)["state"] == "settled"
+    assert "openShard" not in record(dynamodb_client, reconciling, reservation_id)
 
 
-def test_repeated_passes_change_nothing_more(function, reconciling, anam, dynamodb):
+def test_repeated_passes_change_nothing_more(function, reconciling, anam, dynamodb_client):
     assert function.post().status == 200
     started = time.time() - 600
     anam.sessions.add(minted_label(anam), started_at=started, ended_at=started + 90)
@@ -154,43 +156,43 @@ def test_repeated_passes_change_nothing_more(function, reconciling, anam, dynamo
     again = reconcile(function)
 
     assert (again["openBefore"], again["minutesGivenBack"]) == (0, 0)
-    assert [counter(dynamodb, reconciling, key) for key in budget_keys()] == [2, 2]
+    assert [counter(dynamodb_client, reconciling, key) for key in budget_keys()] == [2, 2]
 
 
 def test_a_give_back_a_request_could_not_finish_is_settled_by_the_next_pass(
-    function, reconciling, anam, dynamodb
+    function, reconciling, anam, dynamodb_client
 ):
     # As the ledger leaves a give-back whose month counter failed: the day given back, the month still held.
     day, month = budget_keys(time.time() - 2 * HOUR)
-    reservation_id = expired_reservation(dynamodb, reconciling, windows={month: 10})
-    expiry = record(dynamodb, reconciling, reservation_id)["tokenExpiresAt"]
+    reservation_id = expired_reservation(dynamodb_client, reconciling, windows={month: 10})
+    expiry = record(dynamodb_client, reconciling, reservation_id)["tokenExpiresAt"]
     anam.sessions.add(f"{PREFIX}:{'d' * 32}", started_at=expiry + 5)
 
     reconcile(function)
 
-    assert (counter(dynamodb, reconciling, day), counter(dynamodb, reconciling, month)) == (0, 0)
-    assert record(dynamodb, reconciling, reservation_id)["usedMinutes"] == 0
+    assert [counter(dynamodb_client, reconciling, key) for key in (day, month)] == [0, 0]
+    assert record(dynamodb_client, reconciling, reservation_id)["usedMinutes"] == 0
 
 
-def test_a_reservation_being_given_back_is_left_to_its_request(function, reconciling, anam, dynamodb):
-    reservation_id = expired_reservation(dynamodb, reconciling, state="giving_back")
-    expiry = record(dynamodb, reconciling, reservation_id)["tokenExpiresAt"]
+def test_a_reservation_being_given_back_is_left_to_its_request(function, reconciling, anam, dynamodb_client):
+    reservation_id = expired_reservation(dynamodb_client, reconciling, state="giving_back")
+    expiry = record(dynamodb_client, reconciling, reservation_id)["tokenExpiresAt"]
     anam.sessions.add(f"{PREFIX}:{'e' * 32}", started_at=expiry + 5)
     assert reconcile(function)["openBefore"] == 0
-    assert counter(dynamodb, reconciling, budget_keys(expiry - 2 * HOUR)[0]) == 10
+    assert counter(dynamodb_client, reconciling, budget_keys(expiry - 2 * HOUR)[0]) == 10
 
 
-def test_a_token_whose_anam_call_failed_is_not_given_back_twice(function, reconciling, anam, dynamodb):
+def test_a_token_whose_anam_call_failed_is_not_given_back_twice(function, reconciling, anam, dynamodb_client):
     from local.standins.anam import Reply
 
     anam.enqueue(Reply(400, {"message": "bad avatar"}))
     assert function.post().status == 502  # reservation given back at once, its record settled with it
     anam.sessions.add(f"{PREFIX}:{'f' * 32}", started_at=time.time() + 2 * HOUR)
     assert reconcile(function)["openBefore"] == 0
-    assert counter(dynamodb, reconciling, budget_keys()[0]) == 0
+    assert counter(dynamodb_client, reconciling, budget_keys()[0]) == 0
 
 
-def test_every_page_of_the_list_is_read_whatever_its_order(function, reconciling, anam, dynamodb):
+def test_every_page_of_the_list_is_read_whatever_its_order(function, reconciling, anam, dynamodb_client):
     assert function.post().status == 200
     started = time.time() - 900
     anam.sessions.add(minted_label(anam), started_at=started, ended_at=started + 30)

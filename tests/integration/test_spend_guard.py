@@ -8,7 +8,6 @@ refused request does not do (reach Anam, use quota), and what the table holds.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -21,8 +20,8 @@ from local.fault_proxy import aws_unavailable
 from local.moto_server import aws_client
 from local.standins.anam import AnamStub, Reply, Slow
 from scripts.spend_switch import pause, resume
-from tests.conftest import DYNAMODB_ENGINES, DynamoDb
 from tests.faults.answer_checks import wait_until
+from tests.support.dynamodb_engines import DYNAMODB_ENGINES, DynamoDb
 from tests.support.function import Answer, Function
 
 VISITOR = "203.0.113.7"
@@ -269,93 +268,5 @@ def test_the_table_holds_counts_and_hmacs_never_an_address_or_user_id_and_every_
     assert budgets == {"day": 20, "month": 20}
 
 
-def test_each_token_leaves_an_open_record_of_its_minutes_for_the_reconciliation(
-    function: Function, limits: Any, guarded: str, dynamodb: DynamoDb
-) -> None:
-    limits(daily_session_minutes=100, monthly_session_minutes=1000)
-    before = int(time.time())
-    function.post(source_ip=VISITOR)
-    table = aws_client("dynamodb", dynamodb.url)
-    [record] = [
-        item for item in table.scan(TableName=guarded)["Items"] if item["pk"]["S"].startswith("reservation#")
-    ]
-    reservation_id = record["pk"]["S"].removeprefix("reservation#")
-    day, month = f"{datetime.now(UTC):%Y-%m-%d}", f"{datetime.now(UTC):%Y-%m}"
-    assert (len(reservation_id), record["state"]["S"], record["minutes"]["N"]) == (32, "open", "10")
-    assert record["windows"]["M"] == {f"budget#day#{day}": {"N": "10"}, f"budget#month#{month}": {"N": "10"}}
-    created = int(record["createdAt"]["N"])
-    assert before - 1 <= created <= time.time()
-    assert int(record["tokenExpiresAt"]["N"]) == created + 3720
-    assert int(record["expiresAt"]["N"]) == created + 40 * 86400
-    shard = f"open#{int(reservation_id, 16) % 10}"
-    assert record["openShard"]["S"] == shard
-    listed = table.query(
-        TableName=guarded,
-        IndexName="open-reservations",
-        KeyConditionExpression="openShard = :shard",
-        ExpressionAttributeValues={":shard": {"S": shard}},
-    )["Items"]
-    assert [item["pk"] for item in listed] == [record["pk"]]
-
-
-def test_a_given_back_reservation_settles_its_record_and_leaves_the_open_index(
-    function: Function, limits: Any, guarded: str, dynamodb: DynamoDb, anam: AnamStub
-) -> None:
-    limits(daily_session_minutes=100)
-    anam.enqueue(Reply(400, {"message": "bad avatar"}))
-    assert function.post(source_ip=VISITOR).status == 502
-    items = aws_client("dynamodb", dynamodb.url).scan(TableName=guarded)["Items"]
-    [record] = [item for item in items if item["pk"]["S"].startswith("reservation#")]
-    assert record["state"]["S"] == "settled"
-    assert "openShard" not in record
-    assert {item["pk"]["S"].split("#")[1]: item["used"]["N"] for item in items if "used" in item}.get(
-        "day"
-    ) == "0"
-
-
-def test_without_reconciliation_no_record_is_kept(
-    function: Function, limits: Any, guarded: str, dynamodb: DynamoDb, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    limits(daily_session_minutes=100)
-    monkeypatch.setenv("RECONCILE_USAGE", "false")
-    function.post(source_ip=VISITOR)
-    items = aws_client("dynamodb", dynamodb.url).scan(TableName=guarded)["Items"]
-    assert not [item for item in items if item["pk"]["S"].startswith("reservation#")]
-
-
 def test_without_a_table_there_is_no_guard(function: Function, function_env: dict[str, str]) -> None:
     assert [function.post(source_ip=VISITOR).status for _ in range(12)] == [200] * 12
-
-
-def test_a_warm_up_reserves_nothing_and_reads_nothing_without_a_budget(
-    function: Function, guarded: str, dynamodb: DynamoDb
-) -> None:
-    assert function.invoke({"warmup": True}) == {"warmed": True}
-    assert not [target for target in dynamodb.proxy.targets_seen if target.startswith("DynamoDB")]
-
-
-def test_a_warm_up_publishes_each_budgets_share_used_with_one_read(
-    function: Function, limits: Any, dynamodb: DynamoDb, capsys: Any
-) -> None:
-    limits(daily_session_minutes=100, monthly_session_minutes=1000)
-    function.post(source_ip=VISITOR)
-    dynamodb.proxy.reset_counters()
-    capsys.readouterr()
-    assert function.invoke({"warmup": True}) == {"warmed": True}
-    published = [
-        json.loads(line) for line in capsys.readouterr().out.splitlines() if "BudgetUsedPercent" in line
-    ]
-    assert sorted((line["budget"], line["BudgetUsedPercent"]) for line in published) == [
-        ("daily", [10.0]),
-        ("monthly", [1.0]),
-    ]
-    assert [t for t in dynamodb.proxy.targets_seen if "DynamoDB" in t] == ["DynamoDB_20120810.BatchGetItem"]
-
-
-def test_a_warm_up_whose_budget_read_fails_still_answers_warmed(
-    function: Function, limits: Any, dynamodb: DynamoDb, logs: Any
-) -> None:
-    limits(daily_session_minutes=100)
-    dynamodb.proxy.enqueue(*[aws_unavailable() for _ in range(5)], match="BatchGetItem")
-    assert function.invoke({"warmup": True}) == {"warmed": True}
-    assert logs.with_message("Could not publish the budgets' use")

@@ -29,7 +29,7 @@ from botocore.config import Config
 from local.dynamodb_conflicts import ConflictModel
 from local.fault_proxy import FaultProxy
 from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, aws_client, create_quota_table
-from tests.conftest import CONFLICT_HOLD_SECONDS, DYNAMODB_ENGINES
+from tests.support.dynamodb_engines import CONFLICT_HOLD_SECONDS, DYNAMODB_ENGINES
 from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger, DynamoDbTable
 from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
 from token_vendor.domain.spend_guard import Limits

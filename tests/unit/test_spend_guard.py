@@ -5,20 +5,14 @@ Run against the in-memory ledger and records, at a fixed moment: no DynamoDB, no
 
 import json
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.support.spend_ledger_fake import FakeRecords, FakeSpendLedger
 from token_vendor.domain.deadline import GIVE_BACK_SECONDS
 from token_vendor.domain.spend_guard import (
-    KEEP_AFTER_END,
     Limits,
     ReservationRecord,
-    Window,
-    caller_key,
-    counters_for,
-    session_minutes,
 )
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.guard import LedgerSpendGuard
@@ -48,48 +42,6 @@ def refused(guard: LedgerSpendGuard, **kwargs) -> TokenVendorError:
     with pytest.raises(TokenVendorError) as caught:
         reserve(guard, **kwargs)
     return caught.value
-
-
-@pytest.mark.parametrize(("seconds", "minutes"), [(1, 1), (60, 1), (61, 2), (600, 10), (601, 11)])
-def test_a_session_costs_its_length_cap_in_whole_minutes_rounded_up(seconds, minutes):
-    assert session_minutes(seconds) == minutes
-
-
-def test_a_token_reserves_the_callers_hour_and_day_and_both_budgets_in_utc():
-    local_time = NOW.astimezone(ZoneInfo("Pacific/Auckland"))  # already 1 January there
-    counters = counters_for("c", 600, local_time, Limits(10, 30, 500, 9000))
-    assert [(c.window, c.key, c.amount, c.limit) for c in counters] == [
-        (Window.CALLER_HOUR, "caller#c#hour#2026-12-31T23", 1, 10),
-        (Window.CALLER_DAY, "caller#c#day#2026-12-31", 1, 30),
-        (Window.DAILY_BUDGET, "budget#day#2026-12-31", 10, 500),
-        (Window.MONTHLY_BUDGET, "budget#month#2026-12", 10, 9000),
-    ]
-
-
-def test_each_window_ends_at_its_utc_boundary_and_its_item_outlives_it_for_cleanup_only():
-    hour, day, daily, monthly = counters_for("c", 600, NOW, Limits(10, 30, 500, 9000))
-    new_year = datetime(2027, 1, 1, tzinfo=UTC)
-    assert hour.ends_at == day.ends_at == daily.ends_at == monthly.ends_at == new_year
-    assert hour.expires_at == int((new_year + KEEP_AFTER_END).timestamp())
-
-
-def test_a_month_ends_on_the_first_of_the_next_whatever_its_length():
-    february = datetime(2028, 2, 29, 12, tzinfo=UTC)
-    *_, monthly = counters_for("c", 60, february, Limits(0, 0, None, 100))
-    assert monthly.ends_at == datetime(2028, 3, 1, tzinfo=UTC)
-
-
-def test_a_limit_of_zero_or_an_unset_budget_reserves_nothing_there():
-    assert counters_for("c", 600, NOW, Limits(0, 0, None, None)) == ()
-
-
-def test_the_caller_is_keyed_by_an_hmac_that_needs_the_key_and_never_holds_the_identity():
-    key = caller_key(CALLER, HASH_KEY)
-    assert CALLER not in key
-    assert len(key) == 32
-    assert key == caller_key(CALLER, HASH_KEY)
-    assert key != caller_key(CALLER, "another-key")
-    assert key != caller_key("203.0.113.8", HASH_KEY)
 
 
 def test_no_ledger_key_holds_the_identity(ledger):

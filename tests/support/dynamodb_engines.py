@@ -1,0 +1,78 @@
+"""The DynamoDB engines the spend guard's tests run on: moto's server and AWS's DynamoDB Local, each behind a
+fault proxy with DynamoDB's transaction-conflict model (local/dynamodb_conflicts.py). A pytest plugin,
+loaded by tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from local.dynamodb_conflicts import ConflictModel
+from local.dynamodb_local import DynamoDbLocal, missing
+from local.fault_proxy import FaultProxy
+from local.moto_server import MotoServer
+
+# How long a transaction holds its items in the conflict model: DynamoDB's own are a few milliseconds to tens.
+CONFLICT_HOLD_SECONDS = 0.02
+
+
+def fresh_proxy(proxy: FaultProxy) -> Iterator[FaultProxy]:
+    """The proxy with no fault queued, no delay and its counters at 0, for one test."""
+    proxy.clear_faults()
+    proxy.delay_seconds = 0.0
+    proxy.rendezvous = 0
+    proxy.reset_counters()
+    if proxy.conflicts is not None:
+        proxy.conflicts.reset_counters()
+    yield proxy
+    proxy.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDbLocal]:
+    """AWS's DynamoDB Local, started once for the session (skipped where Java or the jar is missing, unless
+    REQUIRE_DYNAMODB_LOCAL=1, as in CI)."""
+    reason = missing()
+    if reason is not None:
+        if os.environ.get("REQUIRE_DYNAMODB_LOCAL") == "1":
+            pytest.fail(f"REQUIRE_DYNAMODB_LOCAL=1 but {reason}")
+        pytest.skip(reason)
+    with DynamoDbLocal() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_proxy(dynamodb_local: DynamoDbLocal) -> Iterator[FaultProxy]:
+    with FaultProxy(dynamodb_local.url) as proxy:
+        proxy.conflicts = ConflictModel(CONFLICT_HOLD_SECONDS)
+        yield proxy
+
+
+@dataclass(frozen=True)
+class DynamoDb:
+    """The DynamoDB a test runs the spend guard on: `url` the engine itself (what an operator's tools use),
+    `proxy` the fault proxy with the conflict model in front of it (what the function talks to)."""
+
+    engine: str  # "moto" or "dynamodb_local"
+    url: str
+    proxy: FaultProxy
+
+
+DYNAMODB_ENGINES = ["moto", "dynamodb_local"]
+
+
+@pytest.fixture
+def dynamodb(request: pytest.FixtureRequest, moto_server: MotoServer, aws: FaultProxy) -> Iterator[DynamoDb]:
+    """moto unless a test asks for more with `@pytest.mark.parametrize("dynamodb", DYNAMODB_ENGINES,
+    indirect=True)`."""
+    engine = getattr(request, "param", "moto")
+    if engine == "moto":
+        yield DynamoDb(engine, moto_server.url, aws)
+        return
+    local: DynamoDbLocal = request.getfixturevalue("dynamodb_local")
+    proxy: FaultProxy = request.getfixturevalue("dynamodb_local_proxy")
+    yield from (DynamoDb(engine, local.url, fresh) for fresh in fresh_proxy(proxy))
