@@ -16,17 +16,7 @@ say() { echo "install-browser-deps: $*" >&2; }
 if [[ -x "$CHROMIUM" ]]; then
   say "chromium already installed at $CHROMIUM"
 else
-  if [[ "$(id -u)" -eq 0 ]]; then
-    SUDO=()
-  elif command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo)
-  else
-    say "chromium is missing and installing it needs root (or sudo)"
-    exit 1
-  fi
-  say "installing Debian's chromium"
-  "${SUDO[@]}" apt-get update
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  "$ROOT/scripts/apt-install.sh" install-browser-deps chromium
   if [[ ! -x "$CHROMIUM" ]]; then
     say "apt installed chromium, but not at $CHROMIUM (set CHROMIUM_PATH)"
     exit 1

@@ -16,17 +16,7 @@ say() { echo "install-dynamodb-local: $*" >&2; }
 if command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])'; then
   say "java already installed: $(java -version 2>&1 | head -n 1)"
 else
-  if [[ "$(id -u)" -eq 0 ]]; then
-    SUDO=()
-  elif command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo)
-  else
-    say "java 17 is missing and installing it needs root (or sudo)"
-    exit 1
-  fi
-  say "installing Debian's openjdk-17-jre-headless"
-  "${SUDO[@]}" apt-get update
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless
+  "$ROOT/scripts/apt-install.sh" install-dynamodb-local openjdk-17-jre-headless
 fi
 
 if ! command -v npm >/dev/null 2>&1; then
