@@ -2,7 +2,7 @@
 transaction, all of a token's writes at once.
 
 One table, one string key `pk`, an item per counter and window, the operator's control item, and one item per
-reservation (its record, written by `adapters/dynamodb_records.py`):
+reservation (its record, kept by `adapters/dynamodb_reservations.py`):
 
 | pk | attributes |
 | --- | --- |
