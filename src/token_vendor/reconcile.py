@@ -84,16 +84,12 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
 def _sessions(api_key: str, prefix: str, deadline: float) -> list[Session]:
     """This deployment's sessions, with the key held, or once more with a fresh one after a rotation."""
     session_list = get_session_list()
-    try:
-        return session_list.sessions(api_key, prefix, deadline)
-    except SessionListFailed as failed:
-        if not failed.key_refused:
-            raise
-        fresh_key = get_vendor().config.fresh_api_key(deadline)
-        if fresh_key == api_key:
-            raise
-        logger.info("Anam refused the cached API key; listing again with the freshly fetched one")
-        return session_list.sessions(fresh_key, prefix, deadline)
+    return get_vendor().with_api_key(
+        api_key,
+        lambda key: session_list.sessions(key, prefix, deadline),
+        lambda error: isinstance(error, SessionListFailed) and error.key_refused,
+        deadline,
+    )
 
 
 def settle_all(
