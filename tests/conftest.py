@@ -23,12 +23,11 @@ os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "AnamTokenVendor"
 import pytest
 from botocore.config import Config
 
-from local.dynamodb_conflicts import ConflictModel
 from local.fault_proxy import FaultProxy
 from local.moto_server import MotoServer, aws_client, create_quota_table, seed
 from local.standins.anam import AnamStub
 from local.standins.turnstile import STUB_SECRET_KEY, TurnstileStub
-from tests.support.dynamodb_engines import CONFLICT_HOLD_SECONDS, DynamoDb, fresh_proxy
+from tests.support.dynamodb_engines import DynamoDb, conflict_modelled_proxy, fresh_proxy
 from tests.support.function import Function, Logs, captured_logs
 from tests.support.leak_scan import scan
 from token_vendor import wiring
@@ -78,9 +77,7 @@ def moto_server() -> Iterator[MotoServer]:
 
 @pytest.fixture(scope="session")
 def aws_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
-    with FaultProxy(moto_server.url) as proxy:
-        proxy.conflicts = ConflictModel(CONFLICT_HOLD_SECONDS)
-        yield proxy
+    yield from conflict_modelled_proxy(moto_server.url)
 
 
 @pytest.fixture

@@ -44,9 +44,15 @@ def update(key: str) -> dict[str, Any]:
     }
 
 
-def in_the_background(call: Any) -> threading.Thread:
-    thread = threading.Thread(target=call)
+def holding(client: Any, proxy: FaultProxy, key: str) -> threading.Thread:
+    """A transaction on `key`, sent in the background and waited for until the model holds its item."""
+    thread = threading.Thread(
+        target=lambda: client.transact_write_items(TransactItems=[{"Update": update(key)}])
+    )
     thread.start()
+    model = proxy.conflicts
+    assert model is not None
+    wait_until(lambda: model.items_held == 1)
     return thread
 
 
@@ -54,12 +60,7 @@ def test_a_transaction_overlapping_one_in_flight_is_cancelled_with_transaction_c
     proxy: FaultProxy,
 ) -> None:
     client = aws_client("dynamodb", proxy.url)
-    first = in_the_background(
-        lambda: client.transact_write_items(TransactItems=[{"Update": update("budget#day")}])
-    )
-    model = proxy.conflicts
-    assert model is not None
-    wait_until(lambda: model.items_held == 1)
+    first = holding(client, proxy, "budget#day")
     with pytest.raises(ClientError) as caught:
         client.transact_write_items(
             TransactItems=[{"Update": update("caller#a")}, {"Update": update("budget#day")}]
@@ -74,12 +75,7 @@ def test_a_standard_write_to_an_item_a_transaction_holds_fails_with_transaction_
     proxy: FaultProxy,
 ) -> None:
     client = aws_client("dynamodb", proxy.url)
-    first = in_the_background(
-        lambda: client.transact_write_items(TransactItems=[{"Update": update("budget#day")}])
-    )
-    model = proxy.conflicts
-    assert model is not None
-    wait_until(lambda: model.items_held == 1)
+    first = holding(client, proxy, "budget#day")
     with pytest.raises(ClientError) as caught:
         client.update_item(**update("budget#day"))
     client.update_item(**update("budget#month"))  # another item: no conflict

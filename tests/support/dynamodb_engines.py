@@ -45,11 +45,16 @@ def dynamodb_local() -> Iterator[DynamoDbLocal]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def dynamodb_local_proxy(dynamodb_local: DynamoDbLocal) -> Iterator[FaultProxy]:
-    with FaultProxy(dynamodb_local.url) as proxy:
+def conflict_modelled_proxy(url: str) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the DynamoDB at `url` that applies DynamoDB's transaction-conflict rule."""
+    with FaultProxy(url) as proxy:
         proxy.conflicts = ConflictModel(CONFLICT_HOLD_SECONDS)
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_proxy(dynamodb_local: DynamoDbLocal) -> Iterator[FaultProxy]:
+    yield from conflict_modelled_proxy(dynamodb_local.url)
 
 
 @dataclass(frozen=True)
