@@ -67,7 +67,7 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
         logger.info("Reconciliation is off: no spend guard, no minutes budget, or RECONCILE_USAGE=false")
         return {"reconciled": False, "error": RECONCILIATION_OFF}
     deadline = deadline_from(remaining_seconds())
-    credentials, _ = get_vendor().config.load(None, deadline)
+    credentials = get_vendor().config.credentials(deadline)
     book = get_reservation_book()
     reservations = book.open_reservations(deadline)
     # No open reservation: no page of the list can hold a session the pass needs. Anam is not asked.
