@@ -27,7 +27,12 @@ from local.fault_proxy import FaultProxy
 from local.moto_server import MotoServer, aws_client, create_quota_table, seed
 from local.standins.anam import AnamStub
 from local.standins.turnstile import STUB_SECRET_KEY, TurnstileStub
-from tests.support.dynamodb_engines import DynamoDb, conflict_modelled_proxy, fresh_proxy
+from tests.support.dynamodb_engines import (
+    DynamoDb,
+    clear_of_a_window_end,
+    conflict_modelled_proxy,
+    fresh_proxy,
+)
 from tests.support.function import Function, Logs, captured_logs
 from tests.support.leak_scan import scan
 from token_vendor import wiring
@@ -196,7 +201,9 @@ def guarded(function_env: dict[str, str], dynamodb: DynamoDb, monkeypatch: pytes
     their defaults until a test sets CALLER_SESSIONS_PER_HOUR and the like. Returns the table's name.
 
     The table is in `dynamodb` (moto unless the test asks for DynamoDB Local too), fresh: function_env has
-    just emptied moto, and DynamoDB Local's table is created anew."""
+    just emptied moto, and DynamoDB Local's table is created anew. It starts clear of the hour's end: a
+    test's tokens must all count in one hour's window."""
+    clear_of_a_window_end(margin_seconds=15.0)
     table = create_quota_table(dynamodb.url, QUOTA_TABLE)
     if dynamodb.engine != "moto":
         # boto3 reads a service's own endpoint before AWS_ENDPOINT_URL: only DynamoDB goes elsewhere.

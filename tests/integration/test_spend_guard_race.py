@@ -18,7 +18,7 @@ import multiprocessing
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
@@ -29,7 +29,7 @@ from botocore.config import Config
 from local.dynamodb_conflicts import ConflictModel
 from local.fault_proxy import FaultProxy
 from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, aws_client, create_quota_table
-from tests.support.dynamodb_engines import CONFLICT_HOLD_SECONDS, DYNAMODB_ENGINES
+from tests.support.dynamodb_engines import CONFLICT_HOLD_SECONDS, DYNAMODB_ENGINES, clear_of_a_window_end
 from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger, DynamoDbTable
 from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
 from token_vendor.domain.spend_guard import Limits
@@ -113,14 +113,6 @@ def race(endpoint_url: str, limits: Limits, environments: list[list[str]]) -> li
     for process in processes:
         process.join(timeout=10)
     return sorted(outcomes)
-
-
-def clear_of_a_window_end(margin_seconds: float = 30.0) -> None:
-    """Start well inside one UTC hour (and so day and month): a race must not straddle two windows."""
-    now = datetime.now(UTC)
-    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    if (next_hour - now).total_seconds() < margin_seconds:
-        time.sleep((next_hour - now).total_seconds() + 1)
 
 
 def budgets_used(engine_url: str) -> dict[str, int]:

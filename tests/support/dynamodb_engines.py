@@ -6,8 +6,10 @@ loaded by tests/conftest.py.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -81,3 +83,12 @@ def dynamodb(request: pytest.FixtureRequest, moto_server: MotoServer, aws: Fault
     local: DynamoDbLocal = request.getfixturevalue("dynamodb_local")
     proxy: FaultProxy = request.getfixturevalue("dynamodb_local_proxy")
     yield from (DynamoDb(engine, local.url, fresh) for fresh in fresh_proxy(proxy))
+
+
+def clear_of_a_window_end(margin_seconds: float = 30.0) -> None:
+    """Start well inside one UTC hour (and so day and month): a test whose counts must add up, or a race, must
+    not straddle two windows, whose counters are apart."""
+    now = datetime.now(UTC)
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if (next_hour - now).total_seconds() < margin_seconds:
+        time.sleep((next_hour - now).total_seconds() + 1)
