@@ -10,21 +10,19 @@ do not raise (local/dynamodb_conflicts.py).
 from __future__ import annotations
 
 import http.client
-import json
 import threading
 import time
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from local.faults import Fault, aws_refused, aws_server_error, aws_throttling, aws_unavailable
 from local.http_plumbing import LocalRequestHandler, LocalService
 
 if TYPE_CHECKING:
     from local.dynamodb_conflicts import ConflictModel
 
-__all__ = ["Fault", "FaultProxy", "aws_server_error", "aws_throttling", "aws_unavailable"]
+__all__ = ["Fault", "FaultProxy", "aws_refused", "aws_server_error", "aws_throttling", "aws_unavailable"]
 
 # Connection-level headers belong to one hop; the proxy manages its own on each side.
 _HOP_BY_HOP = frozenset(
@@ -37,70 +35,14 @@ RENDEZVOUS_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class Fault:
-    kind: Literal["status", "reset", "delay"]
-    status_code: int = 0
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-    seconds: float = 0.0
-
-    @classmethod
-    def status(
-        cls,
-        code: int,
-        body: bytes | str | Mapping[str, Any] = b"",
-        headers: Mapping[str, str] | None = None,
-    ) -> Fault:
-        """Answer with this status instead of forwarding (a mapping body is sent as JSON)."""
-        merged = dict(headers or {})
-        if isinstance(body, Mapping):
-            merged.setdefault("Content-Type", "application/json")
-            raw = json.dumps(body).encode()
-        else:
-            raw = body.encode() if isinstance(body, str) else body
-        return cls("status", status_code=code, body=raw, headers=tuple(merged.items()))
-
-    @classmethod
-    def reset(cls) -> Fault:
-        """Drop the client's connection with a TCP RST, without forwarding or answering."""
-        return cls("reset")
-
-    @classmethod
-    def delay(cls, seconds: float) -> Fault:
-        """Wait, then forward: one slow request, e.g. to run into the client's read timeout."""
-        return cls("delay", seconds=seconds)
-
-
-def _aws_error(status: int, error_type: str, message: str) -> Fault:
-    # The AWS JSON protocol (SSM, Secrets Manager): botocore reads the error code from `__type` (and
-    # x-amzn-ErrorType); its standard retry mode retries ThrottlingException and any 500/502/503/504.
-    headers = {
-        "Content-Type": _AWS_JSON,
-        "x-amzn-ErrorType": error_type,
-        "x-amzn-RequestId": str(uuid.uuid4()),
-    }
-    return Fault.status(status, {"__type": error_type, "message": message}, headers)
-
-
-def aws_throttling() -> Fault:
-    """What SSM answers over its GetParameter quota: 400 ThrottlingException, "Rate exceeded"."""
-    return _aws_error(400, "ThrottlingException", "Rate exceeded")
-
-
-def aws_server_error() -> Fault:
-    return _aws_error(500, "InternalServerError", "An internal error occurred")
-
-
-def aws_unavailable() -> Fault:
-    return _aws_error(503, "ServiceUnavailable", "Service Unavailable")
-
-
-@dataclass(frozen=True)
 class _Queued:
     fault: Fault
     match: str | None
+    body: tuple[str, ...] = ()
 
-    def matches(self, target: str, path: str) -> bool:
+    def matches(self, target: str, path: str, body: bytes) -> bool:
+        if not all(part.encode() in body for part in self.body):
+            return False
         return self.match is None or self.match in target or self.match in path
 
 
@@ -120,6 +62,7 @@ class FaultProxy(LocalService):
         # DynamoDB's transaction conflicts, applied to what is forwarded (None: off).
         self.conflicts: ConflictModel | None = None
         self.targets_seen: list[str] = []
+        self.bodies_seen: list[bytes] = []
         self._lock = threading.Lock()
         self._in_flight_changed = threading.Condition(self._lock)
         self._queue: list[_Queued] = []
@@ -127,10 +70,18 @@ class FaultProxy(LocalService):
         self._accepted = self._silent_through = 0
         self._unsilenced = threading.Event()
 
-    def enqueue(self, *faults: Fault, match: str | None = None) -> None:
-        """The next requests whose X-Amz-Target or path contains `match` (any, if None) get these faults."""
+    def enqueue(self, *faults: Fault, match: str | None = None, body: str | tuple[str, ...] = ()) -> None:
+        """The next requests whose X-Amz-Target or path contains `match` (any, if None), and whose body
+        contains `body` (each of them, if several), get these faults."""
+        parts = (body,) if isinstance(body, str) else body
         with self._lock:
-            self._queue.extend(_Queued(fault, match) for fault in faults)
+            self._queue.extend(_Queued(fault, match, parts) for fault in faults)
+
+    @property
+    def faults_pending(self) -> int:
+        """Queued faults no request has met yet."""
+        with self._lock:
+            return len(self._queue)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -171,18 +122,20 @@ class FaultProxy(LocalService):
         with self._lock:
             self._seen = self._forwarded = self._max_in_flight = 0
             self.targets_seen.clear()
+            self.bodies_seen.clear()
         if self._server is not None:
             self._server.reset_connection_count()
 
-    def _arrived(self, target: str, path: str) -> Fault | None:
+    def _arrived(self, target: str, path: str, body: bytes) -> Fault | None:
         with self._lock:
             self._seen += 1
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
             self._in_flight_changed.notify_all()
             self.targets_seen.append(target)
+            self.bodies_seen.append(body)
             for index, queued in enumerate(self._queue):
-                if queued.matches(target, path):
+                if queued.matches(target, path, body):
                     return self._queue.pop(index).fault
             return None
 
@@ -219,10 +172,13 @@ class _ProxyHandler(LocalRequestHandler):
             self.close_connection = True
             self.proxy._unsilenced.wait(_UPSTREAM_TIMEOUT_SECONDS)
             return
-        fault = self.proxy._arrived(target, self.path)
+        fault = self.proxy._arrived(target, self.path, body)
         try:
             self.proxy._await_rendezvous()
             time.sleep(self.proxy.delay_seconds)
+            if fault is not None and fault.applied:
+                self._apply_then_lose_the_answer(fault, target, body)
+                return
             if fault is not None and fault.kind == "reset":
                 self.abort_with_reset()
                 return
@@ -234,6 +190,17 @@ class _ProxyHandler(LocalRequestHandler):
             self._forward_unless_conflicting(target, body)
         finally:
             self.proxy._done()
+
+    def _apply_then_lose_the_answer(self, fault: Fault, target: str, body: bytes) -> None:
+        answer = self._exchange_upstream(body)
+        if fault.kind == "reset":
+            self.abort_with_reset()
+        elif fault.kind == "status":
+            self.send_reply(fault.status_code, fault.headers, fault.body)
+        else:  # delay: the client's read timeout ends its wait first
+            time.sleep(fault.seconds)
+            if answer is not None:
+                self.send_reply(*answer)
 
     def _forward_unless_conflicting(self, target: str, body: bytes) -> None:
         conflicts = self.proxy.conflicts
@@ -247,6 +214,15 @@ class _ProxyHandler(LocalRequestHandler):
                 self._forward(body)
 
     def _forward(self, body: bytes) -> None:
+        answer = self._exchange_upstream(body)
+        if answer is None:
+            # Pass the failure on as what it is to the client: a broken connection, not an HTTP answer.
+            self.abort_with_reset()
+            return
+        self.send_reply(*answer)
+
+    def _exchange_upstream(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """Forward the request; the service's answer (None: the connection to it failed)."""
         headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
         headers["Content-Length"] = str(len(body))
         path = self.proxy.target_prefix + self.path
@@ -254,16 +230,14 @@ class _ProxyHandler(LocalRequestHandler):
         try:
             response = self._exchange(path, body, headers)
         except OSError:
-            # Pass the failure on as what it is to the client: a broken connection, not an HTTP answer.
             self._close_upstream()
-            self.abort_with_reset()
-            return
+            return None
         answer = response.read()
         if response.will_close:
             self._close_upstream()
         # send_response adds its own Server and Date.
         headers_back = [(k, v) for k, v in response.getheaders() if k.lower() not in ("server", "date")]
-        self.send_reply(response.status, headers_back, answer)
+        return response.status, headers_back, answer
 
     def _exchange(self, path: str, body: bytes, headers: dict[str, str]) -> http.client.HTTPResponse:
         reused = self._upstream is not None

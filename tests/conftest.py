@@ -36,7 +36,7 @@ from tests.support.dynamodb_engines import (
 from tests.support.function import Function, Logs, captured_logs
 from tests.support.leak_scan import scan
 from token_vendor import wiring
-from token_vendor.adapters import aws_clients, dynamodb_ledger
+from token_vendor.adapters import aws_clients, dynamodb_table
 
 API_KEY = "test-anam-key"
 SECRET_ID = "anam/api-key"
@@ -190,7 +190,7 @@ QUOTA_TABLE = "anam-token-vendor-quota"
 TURNSTILE_SECRET_KEY = STUB_SECRET_KEY
 scan.always_secret |= {TURNSTILE_SECRET_KEY}
 # The spend guard's DynamoDB client with fewer attempts, as FAST_AWS_CLIENT_CONFIG for the others.
-FAST_DYNAMODB_CLIENT_CONFIG = dynamodb_ledger.CLIENT_CONFIG.merge(
+FAST_DYNAMODB_CLIENT_CONFIG = dynamodb_table.CLIENT_CONFIG.merge(
     Config(retries={"mode": "standard", "total_max_attempts": 2})
 )
 
@@ -210,7 +210,7 @@ def guarded(function_env: dict[str, str], dynamodb: DynamoDb, monkeypatch: pytes
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.proxy.url)
     monkeypatch.setenv("QUOTA_TABLE_NAME", table)
     monkeypatch.setenv("MAX_SESSION_LENGTH_SECONDS", "600")
-    monkeypatch.setattr(dynamodb_ledger, "CLIENT_CONFIG", FAST_DYNAMODB_CLIENT_CONFIG)
+    monkeypatch.setattr(dynamodb_table, "CLIENT_CONFIG", FAST_DYNAMODB_CLIENT_CONFIG)
     return table
 
 

@@ -36,9 +36,10 @@ from scripts.bench.report import Row
 # other figures do): the function's package from src/, as the tests import it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from token_vendor.adapters import dynamodb_ledger
-from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger, DynamoDbTable
+from token_vendor.adapters import dynamodb_table
+from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
 from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
+from token_vendor.adapters.dynamodb_table import DynamoDbTable
 from token_vendor.domain.spend_guard import Limits
 from token_vendor.errors import TokenVendorError
 from token_vendor.guard import LedgerSpendGuard
@@ -154,7 +155,7 @@ def _environment(endpoint_url: str, design: str, env: int, barrier: Barrier, res
     from concurrent.futures import ThreadPoolExecutor
 
     session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
-    client = session.client("dynamodb", endpoint_url=endpoint_url, config=dynamodb_ledger.CLIENT_CONFIG)
+    client = session.client("dynamodb", endpoint_url=endpoint_url, config=dynamodb_table.CLIENT_CONFIG)
     # The guard's own clients, with production's configuration (its give-backs' too).
     table = DynamoDbTable(
         TABLE, lambda service, config: session.client(service, endpoint_url=endpoint_url, config=config)
@@ -182,7 +183,7 @@ def _reserve(guard: LedgerSpendGuard, client: Any, caller: str) -> str:
         )
     except TokenVendorError as err:
         return f"{err.code} ({err.detail})"  # the detail says which request failed and how
-    guard.keep(reservation)
+    guard.keep(reservation, None)
     return "minted"
 
 

@@ -11,18 +11,17 @@ give-backs that failed, for the RefundFailures alarm).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
-from token_vendor.domain.deadline import GIVE_BACK_SECONDS
+from token_vendor.domain.deadline import GIVE_BACK_SECONDS, give_back_steps
+from token_vendor.domain.records import ReservationRecord, ReservationRecords
+from token_vendor.domain.settlement import Outcome, give_back_changes, new_owner
 from token_vendor.domain.spend_guard import (
-    Counter,
     LedgerRefused,
     Limits,
     Reservation,
-    ReservationRecord,
-    ReservationRecords,
     SpendLedger,
     budget_counters,
     caller_key,
@@ -30,7 +29,14 @@ from token_vendor.domain.spend_guard import (
     refusal,
 )
 from token_vendor.errors import TokenVendorError
-from token_vendor.observability import REFUND_FAILURES, count, logger, record_budget_used
+from token_vendor.observability import (
+    REFUND_FAILURES,
+    UNRECORDED_RESERVATIONS,
+    count,
+    logger,
+    record_budget_used,
+)
+from token_vendor.settlement import apply_and_finish
 
 # The records are written while Anam is asked; threads start on first use.
 _RECORDS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spend-record")
@@ -46,22 +52,35 @@ class LedgerSpendGuard:
         self._ledger = ledger
         self._limits = limits
         self._records = records
-        self._writing: dict[str, Future[None]] = {}
+        self._writing: dict[str, Future[Outcome]] = {}
         self._lock = threading.Lock()
 
     def reserve(
-        self, identity: str, session_seconds: int | None, now: datetime, *, hash_key: str, deadline: float
+        self,
+        identity: str,
+        session_seconds: int | None,
+        now: datetime,
+        *,
+        hash_key: str,
+        deadline: float,
+        reservation_id: str | None = None,
+        label: str | None = None,
     ) -> Reservation:
         counters = counters_for(caller_key(identity, hash_key), session_seconds, now, self._limits)
         # The writes end early enough to give back what some counters took if another refuses or fails.
         added = self._ledger.add(counters, deadline - GIVE_BACK_SECONDS)
         if added.complete:
-            reservation = Reservation(counters, deadline, created_at=int(now.timestamp()))
+            created = int(now.timestamp())
+            reservation = (
+                Reservation(counters, deadline, reservation_id, created, label)
+                if reservation_id
+                else Reservation(counters, deadline, created_at=created, label=label)
+            )
             self._start_record(reservation)
             return reservation
         if added.accepted:
-            # Taken by some counters while another refused (or failed): back at once.
-            self._give_back(added.accepted, deadline)
+            # Taken by some counters while another refused (or failed): back at once, in one round trip.
+            self._give_back({c.key: -c.amount for c in added.accepted}, give_back_steps(deadline)[0])
         if added.paused:
             raise refusal(LedgerRefused(paused=True), now)
         if added.paused is None and added.failure is not None:
@@ -77,44 +96,63 @@ class LedgerSpendGuard:
             raise added.failure
         raise AssertionError("an incomplete reservation with no reason")
 
-    def keep(self, reservation: Reservation) -> None:
-        if self._records is not None and self._record_written(reservation) is False:
-            # The token is out: its minutes stay reserved (the reconciliation never sees them). A loss to the
-            # budget, never an overspend.
+    def keep(self, reservation: Reservation, token_expires_at: int | None) -> None:
+        if self._records is None:
+            return
+        written = self._record_written(reservation)
+        if written in (Outcome.NOT_APPLIED, Outcome.UNKNOWN):
+            # The token is out without a record the pass can see: its minutes stay reserved until their
+            # windows end. A loss to the budget, never an overspend.
+            count(UNRECORDED_RESERVATIONS)
             logger.warning("A token's reservation has no record: its minutes stay reserved")
+            return
+        record = ReservationRecord.of(reservation)
+        if token_expires_at is not None and token_expires_at > record.token_expires_at:
+            # The token lives longer than Anam's tokens do today: the pass must not call it unused before
+            # then.
+            extended = self._records.extend_expiry(reservation.id, token_expires_at, reservation.deadline)
+            if extended not in (Outcome.APPLIED, Outcome.DECLINED):
+                count(UNRECORDED_RESERVATIONS)
+                logger.error("A reservation's record keeps a token expiry earlier than its token's")
 
     def release(self, reservation: Reservation) -> None:
-        deadline = reservation.deadline
+        steps = give_back_steps(reservation.deadline)
+        callers = {c.key: -c.amount for c in reservation.counters if not c.window.is_budget}
+        budgets = give_back_changes(reservation.budget_windows)
         if self._records is None:
-            self._give_back(reservation.counters, deadline)
+            self._give_back({**callers, **budgets}, steps[1])
             return
-        # A write that failed may still have landed (a timeout): the claim below decides either way.
         written = self._record_written(reservation)
-        callers = [counter for counter in reservation.counters if not counter.window.is_budget]
-        try:
-            claimed = self._records.claim_record(reservation.id, deadline)
-        except TokenVendorError as err:
-            # The record may be open: its budget minutes are the reconciliation's to give back now, never
-            # ours (that could give them back twice). The caller's counts are ours alone.
-            self._give_back(callers, deadline)
-            self._failed(f"could not claim its record: {err.detail}")
+        owner = new_owner("request")
+        # The record first, so that no pass can give the same minutes back (docs/contract.md §11). A record
+        # whose own write was lost is written by the claim.
+        claimed = self._records.claim(ReservationRecord.of(reservation), budgets, owner, steps[0])
+        if claimed is Outcome.APPLIED:
+            # The caller's counts go back in the same round trip as the budgets'.
+            apply_and_finish(
+                self._records,
+                self._ledger,
+                reservation.id,
+                budgets,
+                owner,
+                (steps[1], steps[2]),
+                also=callers,
+            )
             return
-        if not claimed:
-            if written is False:  # no record exists: nobody else can give it back
-                self._give_back(reservation.counters, deadline)
-            # Else the record was claimed before: given back already, never twice.
+        if claimed is Outcome.NOT_APPLIED and written is Outcome.NOT_APPLIED:
+            # Neither the record nor its claim was written: no pass can see these minutes; ours alone.
+            self._give_back({**callers, **budgets}, steps[1])
             return
-        lost = self._ledger.subtract(reservation.counters, deadline)
-        lost_budgets = {counter.key: counter.amount for counter in lost if counter.window.is_budget}
-        try:
-            if lost_budgets:
-                self._records.reopen_record(reservation.id, lost_budgets, deadline)
-            else:
-                self._records.settle_record(reservation.id, deadline)
-        except TokenVendorError as err:
-            logger.warning("Could not update a reservation's record", extra={"reason": err.detail})
-        if lost:
-            self._failed(", ".join(str(counter.window) for counter in lost))
+        if claimed is Outcome.DECLINED:
+            # Somebody else's change holds the record (a give-back of it under way or done): nothing is ours to
+            # give back, never twice.
+            logger.warning("A reservation's record was not ours to claim")
+            return
+        # The record is open for the pass to settle as never used (NOT_APPLIED), or perhaps ours (UNKNOWN: a
+        # later pass takes it once we have surely ended). The caller's counts are ours alone.
+        self._give_back(callers, steps[1])
+        count(REFUND_FAILURES)
+        logger.warning("Could not claim a reservation's record", extra={"outcome": str(claimed)})
 
     def publish_budget_use(self, now: datetime, deadline: float) -> dict[str, float]:
         budgets = budget_counters(now, self._limits)
@@ -133,35 +171,30 @@ class LedgerSpendGuard:
         return shares
 
     def _start_record(self, reservation: Reservation) -> None:
-        """The record is written while Anam is asked for the token: no round trip in series."""
+        """The record is written while Anam is asked for the token: no round trip in series. It has until the
+        Anam call's deadline: a give-back's time after it is the give-back's own."""
         if self._records is None:
             return
         record = ReservationRecord.of(reservation)
         with self._lock:
             self._writing[reservation.id] = _RECORDS.submit(
-                self._records.open_record, record, reservation.deadline
+                self._records.open_record, record, reservation.deadline - GIVE_BACK_SECONDS
             )
 
-    def _record_written(self, reservation: Reservation) -> bool | None:
-        """Wait for the reservation's record write: whether it was written (None: waited for before)."""
+    def _record_written(self, reservation: Reservation) -> Outcome | None:
+        """Wait for the reservation's record write: its outcome (None: waited for before)."""
         with self._lock:
             writing = self._writing.pop(reservation.id, None)
         if writing is None:
             return None
-        try:
-            writing.result()
-        except TokenVendorError as err:
-            logger.warning("Could not record a reservation", extra={"reason": err.detail})
-            return False
-        return True
+        return writing.result()
 
-    def _give_back(self, counters: Sequence[Counter], deadline: float) -> None:
-        lost = self._ledger.subtract(counters, deadline) if counters else ()
+    def _give_back(self, changes: Mapping[str, int], deadline: float) -> None:
+        """Give counts back that no record tracks, each change sent once (domain/settlement.py)."""
+        outcomes = self._ledger.apply(changes, deadline) if changes else {}
+        lost = [
+            key for key, outcome in outcomes.items() if outcome not in (Outcome.APPLIED, Outcome.DECLINED)
+        ]
         if lost:
-            self._failed(", ".join(str(counter.window) for counter in lost))
-
-    def _failed(self, what: str) -> None:
-        # The caller's quota or the budget stays spent for a token nobody got: a loss, not a risk. Counted for
-        # the RefundFailures alarm; an open record is settled by the reconciliation.
-        count(REFUND_FAILURES)
-        logger.warning("Could not give a reservation back", extra={"reason": what})
+            count(REFUND_FAILURES)
+            logger.warning("Could not give a reservation back", extra={"counters": len(lost)})

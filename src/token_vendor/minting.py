@@ -17,6 +17,7 @@ from token_vendor.domain.deadline import GIVE_BACK_SECONDS, deadline_from
 from token_vendor.domain.persona import build_request_body, caller_values, session_seconds
 from token_vendor.domain.reconciliation import client_label
 from token_vendor.domain.request import parse_token_request
+from token_vendor.domain.spend_guard import new_reservation_id
 from token_vendor.domain.values import SessionToken
 from token_vendor.observability import TOKENS_ISSUED, count, logger
 from token_vendor.wiring import get_guard, get_human_check, get_settings, get_vendor
@@ -56,12 +57,14 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
     reservation = None
     if guard is not None:  # 429, 503
         seconds = session_seconds(body, settings.max_session_length_seconds)
-        reservation = guard.reserve(
-            caller.identity, seconds, datetime.now(UTC), hash_key=credentials.api_key, deadline=deadline
-        )
+        reservation_id, label = new_reservation_id(), None
         if settings.reconciles:  # §11: the session this token starts is told apart by its label
-            label = client_label(body.get("clientLabel"), settings.client_label_prefix, reservation.id)
+            label = client_label(body.get("clientLabel"), settings.client_label_prefix, reservation_id)
             body = {**body, "clientLabel": label}
+        reservation = guard.reserve(
+            caller.identity, seconds, datetime.now(UTC), hash_key=credentials.api_key, deadline=deadline,
+            reservation_id=reservation_id, label=label,
+        )  # fmt: skip
     # A reservation's give-back has its own time after the Anam call, however little the request has left.
     anam_deadline = deadline - GIVE_BACK_SECONDS if reservation is not None else deadline
     try:
@@ -74,6 +77,6 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
             guard.release(reservation)
         raise
     if guard is not None and reservation is not None:
-        guard.keep(reservation)
+        guard.keep(reservation, token.expires_epoch)
     count(TOKENS_ISSUED)
     return token

@@ -16,7 +16,11 @@ UPSTREAM_LATENCY = "UpstreamLatency"
 WARM_UPS = "WarmUps"
 WARM_UP_FAILURES = "WarmUpFailures"
 BUDGET_USED_PERCENT = "BudgetUsedPercent"  # dimension `budget`
-REFUND_FAILURES = "RefundFailures"  # a reservation not (wholly) given back: left for the reconciliation
+REFUND_FAILURES = "RefundFailures"  # a give-back not surely applied: counted high, or left for a later pass
+UNKNOWN_WRITES = (
+    "UnknownOutcomeWrites"  # a ledger write whose answer was lost: it may or may not have applied
+)
+UNRECORDED_RESERVATIONS = "UnrecordedReservations"  # a token out without a record: its minutes stay reserved
 # The reconciliation pass (docs/contract.md §11), once per pass.
 RECONCILE_PASSES = "ReconcilePasses"
 RECONCILE_FAILURES = "ReconcileFailures"

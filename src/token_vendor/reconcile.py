@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from token_vendor.domain.deadline import deadline_from
+from token_vendor.domain.deadline import GIVE_BACK_SECONDS, deadline_from, give_back_steps
 from token_vendor.domain.reconciliation import (
     OpenReservation,
     ReservationBook,
@@ -25,6 +25,7 @@ from token_vendor.domain.reconciliation import (
     adjustments,
     verdicts,
 )
+from token_vendor.domain.settlement import CounterChanges, Outcome, Pending, new_owner, taken_over
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.observability import (
     MINUTES_GIVEN_BACK,
@@ -33,13 +34,22 @@ from token_vendor.observability import (
     OPEN_RESERVATIONS,
     RECONCILE_FAILURES,
     RECONCILE_PASSES,
+    REFUND_FAILURES,
     TOKENS_UNUSED,
     TOKENS_USED,
     count,
     logger,
     record_count,
 )
-from token_vendor.wiring import get_guard, get_reservation_book, get_session_list, get_settings, get_vendor
+from token_vendor.settlement import Applied, apply_and_finish
+from token_vendor.wiring import (
+    get_guard,
+    get_ledger,
+    get_reservation_book,
+    get_session_list,
+    get_settings,
+    get_vendor,
+)
 
 SESSION_LIST_FAILED = "session_list_failed"
 RECONCILIATION_OFF = "reconciliation_off"
@@ -73,7 +83,7 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     # No open reservation: no page of the list can hold a session the pass needs. Anam is not asked.
     sessions = _sessions(credentials.api_key, settings.client_label_prefix, deadline) if reservations else []
     judged = verdicts(reservations, sessions, settings.client_label_prefix, time.time())
-    summary = settle_all(book, reservations, judged, deadline)
+    summary = settle_all(book, get_ledger(), reservations, judged, deadline, time.time())
     summary.publish()
     guard = get_guard()
     budgets = guard.publish_budget_use(datetime.now(UTC), deadline) if guard is not None else {}
@@ -94,54 +104,103 @@ def _sessions(api_key: str, prefix: str, deadline: float) -> list[Session]:
 
 def settle_all(
     book: ReservationBook,
+    ledger: CounterChanges,
     reservations: Sequence[OpenReservation],
     judged: Mapping[str, Verdict],
     deadline: float,
+    now: float,
 ) -> Summary:
-    """Settle each reservation whose verdict says so, in `book`; what the pass did."""
+    """Settle each open reservation whose verdict says so, and finish each pending one whose owner has surely
+    ended; what the pass did. No settlement starts that could not end by `deadline`."""
     summary = Summary(len(reservations))
     for reservation in reservations:
-        verdict = judged[reservation.id]
-        if verdict.settles:
-            _settle(book, reservation, verdict, deadline, summary)
+        if time.monotonic() + GIVE_BACK_SECONDS > deadline:
+            summary.out_of_time += 1
+            continue
+        pending = reservation.pending
+        verdict = judged.get(reservation.id)
+        if pending is not None and pending.owner_has_ended(now):
+            _take_over(book, ledger, reservation, pending, deadline, summary)
+        elif pending is None and verdict is not None and verdict.settles:
+            _settle(book, ledger, reservation, verdict, deadline, summary)
         else:
             summary.waiting += 1
     return summary
 
 
 def _settle(
-    book: ReservationBook, reservation: OpenReservation, verdict: Verdict, deadline: float, summary: Summary
+    book: ReservationBook,
+    ledger: CounterChanges,
+    reservation: OpenReservation,
+    verdict: Verdict,
+    deadline: float,
+    summary: Summary,
 ) -> None:
     used = verdict.used_minutes or 0
-    held = book.settle(reservation.id, used, deadline)
-    if held is None:
-        summary.settled_elsewhere += 1  # another pass, or a request giving it back
+    changes = adjustments(reservation.windows, used, reservation.minutes)
+    owner = new_owner("pass")
+    steps = give_back_steps(deadline)
+    started = book.settle(reservation.id, changes, used, owner, steps[0])
+    if started is not Outcome.APPLIED:
+        summary.not_started(started)
         return
-    changes = adjustments(held, used, reservation.minutes)
-    try:
-        book.adjust(changes, deadline)
-    except TokenVendorError as err:
-        # Settled, not adjusted: the budget keeps counting what it held (an over-count, never an overspend).
-        summary.adjust_failures += 1
-        logger.error("Settled a reservation but could not adjust its budgets", extra={"detail": err.detail})
-        count(RECONCILE_FAILURES)
+    applied = apply_and_finish(book, ledger, reservation.id, changes, owner, (steps[1], steps[2]))
+    summary.add(reservation, verdict, used, applied.given_back(changes), applied)
+
+
+def _take_over(
+    book: ReservationBook,
+    ledger: CounterChanges,
+    reservation: OpenReservation,
+    pending: Pending,
+    deadline: float,
+    summary: Summary,
+) -> None:
+    """A give-back or a settlement that its owner left pending: applied by this pass
+    (domain/settlement.py)."""
+    changes, dropped = taken_over(pending)
+    owner = new_owner("pass")
+    steps = give_back_steps(deadline)
+    started = book.take_over(reservation.id, pending, changes, owner, steps[0])
+    if started is not Outcome.APPLIED:
+        summary.not_started(started)
         return
-    summary.add(reservation, verdict, used, max((-change for change in changes.values()), default=0))
+    if dropped:
+        # Its owner may have sent these give-backs before it ended: counted high, never given back twice.
+        count(REFUND_FAILURES)
+        logger.warning("Dropped give-backs of unknown outcome", extra={"windows": len(dropped)})
+    applied = apply_and_finish(book, ledger, reservation.id, changes, owner, (steps[1], steps[2]))
+    summary.finished_pending += 1
+    summary.minutes_given_back += applied.given_back(changes)
+    summary.handed_on += bool(applied.remainder)
 
 
 class Summary:
     def __init__(self, open_before: int) -> None:
         self.open = open_before
         self.waiting = 0
+        self.out_of_time = 0
         self.settled_elsewhere = 0
-        self.adjust_failures = 0
+        self.write_failures = 0
+        self.handed_on = 0
+        self.finished_pending = 0
         self.used_tokens = 0
         self.unused_tokens = 0
         self.minutes_reserved = 0
         self.minutes_used = 0
         self.minutes_given_back = 0
 
-    def add(self, reservation: OpenReservation, verdict: Verdict, used: int, given_back: int) -> None:
+    def not_started(self, outcome: Outcome) -> None:
+        if outcome is Outcome.DECLINED:
+            self.settled_elsewhere += 1  # another pass, or a request giving it back
+        else:
+            self.write_failures += (
+                1  # surely not written: the next pass tries again; unknown: see settlement.py
+            )
+
+    def add(
+        self, reservation: OpenReservation, verdict: Verdict, used: int, given_back: int, applied: Applied
+    ) -> None:
         if verdict.session_found:
             self.used_tokens += 1
         else:
@@ -149,16 +208,20 @@ class Summary:
         self.minutes_reserved += reservation.minutes
         self.minutes_used += used
         self.minutes_given_back += max(0, given_back)
+        self.handed_on += bool(applied.remainder)
 
     def counts(self) -> dict[str, int]:
-        settled = self.used_tokens + self.unused_tokens + self.adjust_failures
+        settled = self.used_tokens + self.unused_tokens + self.finished_pending
         return {
             "openBefore": self.open,
             "settledUsed": self.used_tokens,
             "settledUnused": self.unused_tokens,
+            "finishedPending": self.finished_pending,
             "waiting": self.waiting,
+            "outOfTime": self.out_of_time,
             "settledElsewhere": self.settled_elsewhere,
-            "adjustFailures": self.adjust_failures,
+            "writeFailures": self.write_failures,
+            "handedOn": self.handed_on,
             "stillOpen": self.open - settled - self.settled_elsewhere,
             "minutesReserved": self.minutes_reserved,
             "minutesUsed": self.minutes_used,

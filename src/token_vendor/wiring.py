@@ -12,12 +12,13 @@ from token_vendor.adapters.anam import AnamClient
 from token_vendor.adapters.anam_sessions import AnamSessionList
 from token_vendor.adapters.aws_clients import aws_clients
 from token_vendor.adapters.config_store import ConfigStore
-from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger, DynamoDbTable
+from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
 from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
+from token_vendor.adapters.dynamodb_table import DynamoDbTable
 from token_vendor.adapters.turnstile import TurnstileCheck
 from token_vendor.domain.human_check import HumanCheck, allowed_hosts
 from token_vendor.domain.reconciliation import ReservationBook, SessionList
-from token_vendor.domain.spend_guard import Limits, SpendGuard
+from token_vendor.domain.spend_guard import Limits, SpendGuard, SpendLedger
 from token_vendor.guard import LedgerSpendGuard
 from token_vendor.observability import enable_tracing, logger
 from token_vendor.settings import Settings
@@ -61,6 +62,12 @@ def get_reservation_book() -> ReservationBook:
         return _reservation_book()
 
 
+def get_ledger() -> SpendLedger:
+    """The spend guard's counters, which the pass settles too; only when the guard is on."""
+    with _building:
+        return _ledger()
+
+
 def get_human_check() -> HumanCheck | None:
     """The human verification (docs/contract.md §10), or None when HUMAN_VERIFICATION is off."""
     with _building:
@@ -102,7 +109,7 @@ def _guard() -> SpendGuard | None:
         return None
     table = _quota_table()
     records = DynamoDbReservations(table) if settings.reconciles else None
-    return LedgerSpendGuard(DynamoDbLedger(table), Limits.from_settings(settings), records)
+    return LedgerSpendGuard(_ledger(), Limits.from_settings(settings), records)
 
 
 @cache
@@ -117,6 +124,11 @@ def _quota_table() -> DynamoDbTable:
 def _session_list() -> SessionList:
     # Anam's pooled connection, shared with the token call: one connection to Anam per environment.
     return AnamSessionList(get_settings().anam_api_base_url, session=get_anam_client().session)
+
+
+@cache
+def _ledger() -> SpendLedger:
+    return DynamoDbLedger(_quota_table())
 
 
 @cache
@@ -142,4 +154,5 @@ def reset() -> None:
     _human_check.cache_clear()
     _session_list.cache_clear()
     _reservation_book.cache_clear()
+    _ledger.cache_clear()
     _quota_table.cache_clear()

@@ -70,12 +70,15 @@ def test_reconcile_usage_false_turns_the_labels_and_the_pass_off(function, recon
     assert reconcile(function) == {"reconciled": False, "error": "reconciliation_off"}
 
 
-def test_the_record_holds_no_caller_token_or_prompt(function, reconciling, anam, dynamodb_client):
+def test_the_record_holds_no_caller_token_or_prompt_only_the_label_to_look_its_session_up(
+    function, reconciling, anam, dynamodb_client
+):
     answer = function.post({"prompt": "Talk about the weather"})
     reservation_id = minted_label(anam).rsplit(":", 1)[1]
-    stored = json.dumps(record(dynamodb_client, reconciling, reservation_id))
-    assert record(dynamodb_client, reconciling, reservation_id)["state"] == "open"
-    for secret in (answer.json()["sessionToken"], "weather", "127.0.0.1", minted_label(anam)):
+    kept = record(dynamodb_client, reconciling, reservation_id)
+    assert (kept["state"], kept["label"]) == ("open", minted_label(anam))
+    stored = json.dumps(kept)
+    for secret in (answer.json()["sessionToken"], "weather", "127.0.0.1"):
         assert secret not in stored
 
 

@@ -30,8 +30,9 @@ from local.dynamodb_conflicts import ConflictModel
 from local.fault_proxy import FaultProxy
 from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, aws_client, create_quota_table
 from tests.support.dynamodb_engines import CONFLICT_HOLD_SECONDS, DYNAMODB_ENGINES, clear_of_a_window_end
-from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger, DynamoDbTable
+from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
 from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
+from token_vendor.adapters.dynamodb_table import DynamoDbTable
 from token_vendor.domain.spend_guard import Limits
 from token_vendor.errors import TokenVendorError
 from token_vendor.guard import LedgerSpendGuard
@@ -84,7 +85,7 @@ def _reserve(guard: LedgerSpendGuard, identity: str) -> str:
         )
     except TokenVendorError as err:
         return str(err.code)
-    guard.keep(reservation)
+    guard.keep(reservation, None)
     return "minted"
 
 

@@ -19,7 +19,8 @@ from local.dynamodb_conflicts import ConflictModel
 from local.fault_proxy import FaultProxy
 from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, aws_client, create_quota_table
 from tests.faults.answer_checks import wait_until
-from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger, DynamoDbTable
+from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
+from token_vendor.adapters.dynamodb_table import DynamoDbTable
 from token_vendor.domain.spend_guard import Limits, counters_for
 
 TABLE = "conflict-quota"

@@ -1,13 +1,16 @@
 """An in-memory spend ledger and reservations' records with the DynamoDB adapters' semantics, for unit tests
 of the guard's rules: each counter is a write of its own (some may accept while another refuses), a give-back
-never creates a count, and a record changes state only from the state it is expected in."""
+never creates a count, and a record changes state only from the state it is expected in, or under its own
+owner's mark."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
 
-from token_vendor.domain.spend_guard import Added, Counter, ReservationRecord
+from token_vendor.domain.records import ReservationRecord
+from token_vendor.domain.settlement import Outcome
+from token_vendor.domain.spend_guard import Added, Counter
 from token_vendor.errors import ErrorCode, TokenVendorError
 
 
@@ -45,17 +48,20 @@ class FakeSpendLedger:
                     accepted.append(counter)
             return Added(self.paused, tuple(accepted), tuple(refused), failure)
 
-    def subtract(self, counters: Sequence[Counter], deadline: float) -> tuple[Counter, ...]:
+    def apply(self, changes: Mapping[str, int], deadline: float) -> dict[str, Outcome]:
         with self._lock:
             self.deadlines.append(deadline)
-            lost = []
-            for counter in counters:
+            outcomes = {}
+            for key, change in changes.items():
                 self.writes += 1
-                if self.failing or counter.key in self.failing_keys:
-                    lost.append(counter)
-                elif counter.key in self.counts:
-                    self.counts[counter.key] -= counter.amount
-            return tuple(lost)
+                if self.failing or key in self.failing_keys:
+                    outcomes[key] = Outcome.NOT_APPLIED
+                elif key in self.counts:
+                    self.counts[key] += change
+                    outcomes[key] = Outcome.APPLIED
+                else:
+                    outcomes[key] = Outcome.DECLINED
+            return outcomes
 
     def used(self, counters: Sequence[Counter], deadline: float) -> Mapping[str, int]:
         with self._lock:
@@ -70,33 +76,54 @@ class FakeSpendLedger:
 class FakeRecords:
     def __init__(self) -> None:
         self.records: dict[str, dict[str, object]] = {}
-        self.failing = False
+        self.failing = False  # every write surely fails
         self.refusing_new = False  # only writing a new record fails
         self._lock = threading.Lock()
 
-    def open_record(self, record: ReservationRecord, deadline: float) -> None:
+    def open_record(self, record: ReservationRecord, deadline: float) -> Outcome:
         with self._lock:
             if self.failing or self.refusing_new:
-                raise _unavailable()
-            assert record.id not in self.records
-            self.records[record.id] = {"state": "open", "windows": dict(record.windows), "record": record}
+                return Outcome.NOT_APPLIED
+            self.records.setdefault(
+                record.id, {"state": "open", "windows": dict(record.windows), "record": record}
+            )
+            return Outcome.APPLIED
 
-    def claim_record(self, reservation_id: str, deadline: float) -> bool:
-        return self._move(reservation_id, "open", "giving_back")
+    def extend_expiry(self, reservation_id: str, token_expires_at: int, deadline: float) -> Outcome:
+        with self._lock:
+            record = self.records.get(reservation_id)
+            if self.failing:
+                return Outcome.NOT_APPLIED
+            if record is None or int(str(record.get("tokenExpiresAt", 0))) >= token_expires_at:
+                return Outcome.DECLINED
+            record["tokenExpiresAt"] = token_expires_at
+            return Outcome.APPLIED
 
-    def settle_record(self, reservation_id: str, deadline: float) -> None:
-        self._move(reservation_id, "giving_back", "settled")
-
-    def reopen_record(self, reservation_id: str, windows: Mapping[str, int], deadline: float) -> None:
-        if self._move(reservation_id, "giving_back", "open"):
-            self.records[reservation_id]["windows"] = dict(windows)
-
-    def _move(self, reservation_id: str, source: str, target: str) -> bool:
+    def claim(
+        self, record: ReservationRecord, changes: Mapping[str, int], owner: str, deadline: float
+    ) -> Outcome:
         with self._lock:
             if self.failing:
-                raise _unavailable()
+                return Outcome.NOT_APPLIED
+            held = self.records.get(record.id)
+            if held is not None and held["state"] != "open" and held.get("owner") != owner:
+                return Outcome.DECLINED
+            self.records[record.id] = {
+                "state": "pending", "windows": dict(record.windows), "record": record,
+                "changes": dict(changes), "owner": owner,
+            }  # fmt: skip
+            return Outcome.APPLIED
+
+    def finish(
+        self, reservation_id: str, remainder: Mapping[str, int], owner: str, deadline: float
+    ) -> Outcome:
+        with self._lock:
+            if self.failing:
+                return Outcome.NOT_APPLIED
             record = self.records.get(reservation_id)
-            if record is None or record["state"] != source:
-                return False
-            record["state"] = target
-            return True
+            if record is None or record.get("owner") != owner:
+                return Outcome.DECLINED
+            record.pop("owner")
+            record["changes"] = dict(remainder)
+            record["state"] = "pending" if remainder else "settled"
+            return Outcome.APPLIED

@@ -4,15 +4,16 @@ Run against the in-memory ledger and records, at a fixed moment: no DynamoDB, no
 """
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.support.spend_ledger_fake import FakeRecords, FakeSpendLedger
 from token_vendor.domain.deadline import GIVE_BACK_SECONDS
+from token_vendor.domain.records import ReservationRecord
 from token_vendor.domain.spend_guard import (
     Limits,
-    ReservationRecord,
 )
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.guard import LedgerSpendGuard
@@ -184,11 +185,12 @@ def test_with_reconciliation_a_kept_token_leaves_an_open_record_of_its_budget_mi
     records = FakeRecords()
     limited = guard(ledger, records, daily_session_minutes=100, monthly_session_minutes=1000)
     reservation = reserve(limited)
-    limited.keep(reservation)
+    limited.keep(reservation, None)
     record = records.records[reservation.id]
     assert record["state"] == "open"
     assert record["windows"] == {"budget#day#2026-12-31": 10, "budget#month#2026-12": 10}
-    written: ReservationRecord = record["record"]  # type: ignore[assignment]
+    written = record["record"]
+    assert isinstance(written, ReservationRecord)
     assert (written.minutes, written.created_at) == (10, int(NOW.timestamp()))
     assert written.token_expires_at == written.created_at + 3720
     assert written.open_shard == f"open#{int(reservation.id, 16) % 10}"
@@ -206,22 +208,36 @@ def test_with_reconciliation_a_release_claims_gives_back_and_settles_the_record(
     assert set(ledger.counts.values()) == {0}
 
 
-def test_a_budget_that_cannot_be_given_back_reopens_the_record_with_only_what_it_still_holds(ledger, logs):
+def test_a_budget_that_surely_could_not_be_given_back_is_left_pending_for_a_pass(ledger, logs):
     records = FakeRecords()
     limited = guard(ledger, records, daily_session_minutes=100, monthly_session_minutes=1000)
     reservation = reserve(limited)
     ledger.failing_keys = {"budget#month#2026-12"}
     limited.release(reservation)
-    assert records.records[reservation.id]["state"] == "open"
-    assert records.records[reservation.id]["windows"] == {"budget#month#2026-12": 10}
+    record = records.records[reservation.id]
+    assert (record["state"], record["changes"], "owner" in record) == (
+        "pending",
+        {"budget#month#2026-12": -10},
+        False,
+    )
     assert ledger.counts["budget#day#2026-12-31"] == 0
-    assert logs.with_message("Could not give a reservation back")
+    assert logs.with_message("Could not surely give minutes back")
+
+
+def test_a_token_that_outlives_the_assumed_hour_moves_its_records_expiry_to_the_tokens_own(ledger):
+    records = FakeRecords()
+    limited = guard(ledger, records, daily_session_minutes=100)
+    reservation = reserve(limited)
+    later = int(NOW.timestamp()) + 7200
+    limited.keep(reservation, later)
+    assert records.records[reservation.id]["tokenExpiresAt"] == later
 
 
 def test_an_unclaimable_record_keeps_the_budget_for_the_reconciliation_but_gives_the_callers_back(ledger):
     records = FakeRecords()
     limited = guard(ledger, records, caller_sessions_per_hour=1, daily_session_minutes=10)
     reservation = reserve(limited)
+    wait_until_recorded(records, reservation.id)
     records.failing = True
     limited.release(reservation)
     assert ledger.counts["budget#day#2026-12-31"] == 10
@@ -233,9 +249,9 @@ def test_a_record_that_could_not_be_written_is_no_reason_to_keep_a_given_back_to
     records.refusing_new = True
     limited = guard(ledger, records, daily_session_minutes=10)
     reservation = reserve(limited)
-    limited.release(reservation)  # the claim finds no record: the counters are given back directly
+    limited.release(reservation)  # the claim writes the record whole, then gives back and settles it
     assert set(ledger.counts.values()) == {0}
-    assert logs.with_message("Could not record a reservation")
+    assert records.records[reservation.id]["state"] == "settled"
 
 
 def test_the_scheduled_pass_publishes_each_budgets_share_used(ledger, capsys):
@@ -268,3 +284,12 @@ def test_a_spent_budget_is_published_as_full_on_every_refusal_so_a_burst_cannot_
         json.loads(line) for line in capsys.readouterr().out.splitlines() if "BudgetUsedPercent" in line
     ]
     assert [(line["budget"], line["BudgetUsedPercent"]) for line in published] == [("daily", [100.0])]
+
+
+def wait_until_recorded(records: FakeRecords, reservation_id: str) -> None:
+    """The record is written in the background while Anam is asked: wait for it."""
+    for _ in range(500):
+        if reservation_id in records.records:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the record was never written")

@@ -17,15 +17,31 @@ T = TypeVar("T")
 
 # Kept back from the Lambda's remaining time for answering after the last outside call.
 ANSWER_MARGIN_SECONDS = 0.5
+# A give-back after the Anam call takes three DynamoDB round trips in series (docs/contract.md §9): the record
+# claimed, the counters changed (all at once), the record let go. Each has one attempt's time (connect and
+# read timeouts, adapters/dynamodb_table.py) and retries of a throttled or contended write inside it; the
+# reservation's record is written before the Anam call's deadline, so the give-back's time is all its own.
+GIVE_BACK_ROUND_TRIP_SECONDS = 1.5
+GIVE_BACK_STEPS = 3
 # Kept back from the Anam call, whatever the deadline, when a reservation may have to be given back after it:
-# one DynamoDB attempt (up to 2 s) and retries of a throttled or contended write.
-GIVE_BACK_SECONDS = 3.0
+# its round trips, and a little for the Anam call's own end to run over its deadline.
+GIVE_BACK_SECONDS = GIVE_BACK_STEPS * GIVE_BACK_ROUND_TRIP_SECONDS + 0.5
 
 
 def deadline_from(remaining_seconds: float, clock: Callable[[], float] = time.monotonic) -> float:
     """The deadline of an invocation with `remaining_seconds` left (Lambda's context), the answer's margin
     kept back."""
     return clock() + remaining_seconds - ANSWER_MARGIN_SECONDS
+
+
+def give_back_steps(deadline: float) -> tuple[float, ...]:
+    """The deadline of each of a give-back's round trips, the last one `deadline`: each step's time is its
+    own,
+    however long the ones before it took."""
+    return tuple(
+        deadline - (GIVE_BACK_STEPS - 1 - step) * GIVE_BACK_ROUND_TRIP_SECONDS
+        for step in range(GIVE_BACK_STEPS)
+    )
 
 
 @dataclass(frozen=True)

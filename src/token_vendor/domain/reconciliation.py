@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from token_vendor.domain.settlement import Outcome, Pending
+
 LABEL_SEPARATOR = ":"
 _RESERVATION_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -69,14 +71,18 @@ class Session:
 
 @dataclass(frozen=True)
 class OpenReservation:
-    """A reservation not yet settled: the minutes it reserved, and those it still holds in each budget
-    window (counter key -> minutes)."""
+    """A reservation not yet settled: the minutes it reserved, and those it holds in each budget window
+    (counter key -> minutes). `label`: its token's whole clientLabel (None: a record from before labels were
+    kept). `pending`: the changes a request or a pass is applying, or left for a pass (domain/settlement.py);
+    None while the record is open."""
 
     id: str
     minutes: int
     windows: Mapping[str, int]
     created_at: int
     token_expires_at: int
+    label: str | None = None
+    pending: Pending | None = None
 
 
 @dataclass(frozen=True)
@@ -157,12 +163,22 @@ class SessionList(Protocol):
 
 
 class ReservationBook(Protocol):
+    """The records as the pass reads and settles them (adapters/dynamodb_reservations.py)."""
+
     def open_reservations(self, deadline: float) -> list[OpenReservation]:
-        """Every reservation still open (raises TokenVendorError when the store fails)."""
+        """Every record that holds minutes, open or pending (raises TokenVendorError when the store fails)."""
 
-    def settle(self, reservation_id: str, used_minutes: int, deadline: float) -> Mapping[str, int] | None:
-        """Mark the reservation settled if it is still open, and return the windows it held at that moment;
-        None when it was not open any more (another pass, or a give-back in progress)."""
+    def settle(
+        self, reservation_id: str, changes: Mapping[str, int], used_minutes: int, owner: str, deadline: float
+    ) -> Outcome:
+        """Open -> pending under `owner`, holding `changes` (the verdict's)."""
 
-    def adjust(self, changes: Mapping[str, int], deadline: float) -> None:
-        """Add each change to its budget counter (negative: give back)."""
+    def take_over(
+        self, reservation_id: str, seen: Pending, changes: Mapping[str, int], owner: str, deadline: float
+    ) -> Outcome:
+        """Pending as `seen` -> pending under `owner`, holding `changes`."""
+
+    def finish(
+        self, reservation_id: str, remainder: Mapping[str, int], owner: str, deadline: float
+    ) -> Outcome:
+        """Pending under `owner` -> settled, or pending with nobody's `remainder`."""

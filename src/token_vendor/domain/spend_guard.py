@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from token_vendor.domain.settlement import Outcome
 from token_vendor.errors import ErrorCode, TokenVendorError
 from token_vendor.settings import Settings
 
@@ -78,62 +79,27 @@ class Limits:
         )
 
 
-# How long a reservation's record outlives its token before TTL may delete it: long after any reconciliation.
-RECORD_KEPT_SECONDS = 40 * 86400
-# Anam's session tokens live an hour from issue; the token is issued within the Anam call, which starts after
-# the record's createdAt: this much after createdAt, the token has expired for sure.
-TOKEN_LIFETIME_BOUND_SECONDS = 3600 + 120
-# The open records' index is sharded so that no partition of it takes every token's write.
-OPEN_SHARDS = 10
+def new_reservation_id() -> str:
+    """A reservation's id: 32 hex digits, unguessable, naming its record and its token's label (§11)."""
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
 class Reservation:
     """What a token took: given back whole by `release` when the token never reaches the caller, within the
-    same request's deadline (time.monotonic()). `id` names its record and the token's label (§11)."""
+    same request's deadline (time.monotonic()). `id` names its record; `label` is the token's clientLabel at
+    Anam (§11; None without reconciliation)."""
 
     counters: tuple[Counter, ...]
     deadline: float
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=new_reservation_id)
     created_at: int = 0  # epoch seconds
+    label: str | None = None
 
     @property
     def budget_windows(self) -> dict[str, int]:
         """Budget counter key -> minutes this reservation holds there: what its record keeps."""
         return {counter.key: counter.amount for counter in self.counters if counter.window.is_budget}
-
-
-@dataclass(frozen=True)
-class ReservationRecord:
-    """The reservation as the table keeps it for the reconciliation (docs/contract.md §11): no caller, no
-    prompt, no token."""
-
-    id: str
-    minutes: int
-    windows: Mapping[str, int]
-    created_at: int
-
-    @property
-    def token_expires_at(self) -> int:
-        return self.created_at + TOKEN_LIFETIME_BOUND_SECONDS
-
-    @property
-    def expires_at(self) -> int:
-        return self.created_at + RECORD_KEPT_SECONDS
-
-    @property
-    def open_shard(self) -> str:
-        return open_shard(self.id)
-
-    @classmethod
-    def of(cls, reservation: Reservation) -> ReservationRecord:
-        windows = reservation.budget_windows
-        return cls(reservation.id, max(windows.values(), default=0), windows, reservation.created_at)
-
-
-def open_shard(reservation_id: str) -> str:
-    """The open-reservations index's partition of a record: `open#<d>`, d = the id as a number, mod 10."""
-    return f"open#{int(reservation_id, 16) % OPEN_SHARDS}"
 
 
 class LedgerRefused(Exception):
@@ -166,34 +132,25 @@ class SpendLedger(Protocol):
         """Add each counter's amount where it fits (conditional writes, all at once), reading the pause switch
         alongside; contention and throttling are retried until `deadline` (monotonic). Never raises."""
 
-    def subtract(self, counters: Sequence[Counter], deadline: float) -> tuple[Counter, ...]:
-        """Take the amounts back, retrying contention and throttling until `deadline`; never raises. Returns
-        the counters that could not be given back."""
+    def apply(self, changes: Mapping[str, int], deadline: float) -> dict[str, Outcome]:
+        """Add each change (counter key -> amount; negative: give back) to its counter, all at once, each sent
+        once unless it surely did not apply (domain/settlement.py); never raises. Each change's outcome."""
 
     def used(self, counters: Sequence[Counter], deadline: float) -> Mapping[str, int]:
         """The counts held now, by key (absent: 0)."""
 
 
-class ReservationRecords(Protocol):
-    """The reservations' records (docs/contract.md §11), in the ledger's store."""
-
-    def open_record(self, record: ReservationRecord, deadline: float) -> None:
-        """Write the record, state open, unless one of its id exists (raises TokenVendorError on failure)."""
-
-    def claim_record(self, reservation_id: str, deadline: float) -> bool:
-        """Open -> giving back, in one conditional write; False when there is no open record of that id (none
-        was written, or someone else claimed it). Raises TokenVendorError when the store fails."""
-
-    def settle_record(self, reservation_id: str, deadline: float) -> None:
-        """Giving back -> settled (raises TokenVendorError on failure)."""
-
-    def reopen_record(self, reservation_id: str, windows: Mapping[str, int], deadline: float) -> None:
-        """Giving back -> open again, holding only `windows` (what could not be given back)."""
-
-
 class SpendGuard(Protocol):
     def reserve(
-        self, identity: str, session_seconds: int | None, now: datetime, *, hash_key: str, deadline: float
+        self,
+        identity: str,
+        session_seconds: int | None,
+        now: datetime,
+        *,
+        hash_key: str,
+        deadline: float,
+        reservation_id: str | None = None,
+        label: str | None = None,
     ) -> Reservation:
         """Reserve a token for `identity` (docs/contract.md §8), or raise the refusal (TokenVendorError).
 
@@ -208,8 +165,9 @@ class SpendGuard(Protocol):
         """Publish each budget's share used (the scheduled pass, off the request path), and return the shares
         in percent by budget (`daily`, `monthly`; none when they could not be read). Never raises."""
 
-    def keep(self, reservation: Reservation) -> None:
-        """The token reached the caller: finish what the reservation started (its record). Never raises."""
+    def keep(self, reservation: Reservation, token_expires_at: int | None) -> None:
+        """The token reached the caller: finish what the reservation started (its record, whose token expiry
+        must not be earlier than the token's own, epoch seconds). Never raises."""
 
 
 def session_minutes(session_seconds: int) -> int:

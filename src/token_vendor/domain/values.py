@@ -26,7 +26,14 @@ class Credentials:
 @dataclass(frozen=True)
 class SessionToken:
     token: str
-    expires_at: str | None
+    expires_at: str | None  # ISO 8601 UTC, as the answer carries it
+
+    @property
+    def expires_epoch(self) -> int | None:
+        """The token's `exp`, epoch seconds (what the reservation's record must not fall short of)."""
+        if self.expires_at is None:
+            return None
+        return int(datetime.strptime(self.expires_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
 
 
 def parse_credentials(raw: object) -> Credentials:
