@@ -144,8 +144,8 @@ class LedgerSpendGuard:
             self._give_back({**callers, **budgets}, steps[1])
             return
         if claimed is Outcome.DECLINED:
-            # Somebody else's change holds the record (a give-back of it under way or done): nothing is ours to
-            # give back, never twice.
+            # Somebody else's change holds the record (a give-back of it under way or done): nothing is ours
+            # to give back, never twice.
             logger.warning("A reservation's record was not ours to claim")
             return
         # The record is open for the pass to settle as never used (NOT_APPLIED), or perhaps ours (UNKNOWN: a

@@ -14,7 +14,7 @@ scenario a test runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +89,7 @@ class NeverSent:
 
 
 @pytest.fixture
-def never_sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[NeverSent]:
+def never_sent(monkeypatch: pytest.MonkeyPatch) -> NeverSent:
     """Every DynamoDB client the function builds carries the hook (registered as the clients are made)."""
     faults = NeverSent()
     make_clients = wiring.aws_clients
@@ -106,7 +106,7 @@ def never_sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[NeverSent]:
         return client
 
     monkeypatch.setattr(wiring, "aws_clients", clients)
-    yield faults
+    return faults
 
 
 def inject(fault: str, write: Write, proxy: FaultProxy, never: NeverSent) -> None:
