@@ -23,6 +23,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from local.fault_proxy import Fault, FaultProxy, aws_refused, aws_server_error, aws_throttling
 from token_vendor import wiring
+from token_vendor.adapters.aws_clients import aws_clients
 
 READ_TIMEOUT_FAULT_SECONDS = 1.6  # past the ledger's 1 s read timeout
 
@@ -92,10 +93,9 @@ class NeverSent:
 def never_sent(monkeypatch: pytest.MonkeyPatch) -> NeverSent:
     """Every DynamoDB client the function builds carries the hook (registered as the clients are made)."""
     faults = NeverSent()
-    make_clients = wiring.aws_clients
 
     def clients() -> Callable[[str, Any], Any]:
-        factory = make_clients()
+        factory = aws_clients()
 
         def client(service: str, config: Any) -> Any:
             made = factory(service, config)
