@@ -93,6 +93,21 @@ def test_give_backs_that_fail_are_alarmed():
     alarm = Deployed().properties("RefundFailuresAlarm")
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == ("RefundFailures", "Sum", 1)
     assert alarm["TreatMissingData"] == "notBreaching"
+    # What it says is what the code does: a lost answer is never given back twice, a refused one is.
+    description = " ".join(alarm["AlarmDescription"].split())
+    assert "never sent again" in description
+    assert "the next reconciliation pass gives it back" in description
+
+
+def test_the_role_is_granted_no_transaction_it_never_sends():
+    role = Deployed().properties("TokenVendorFunctionRole")
+    actions = [
+        action
+        for policy in role["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in statement["Action"]
+    ]
+    assert not [action for action in actions if "Transact" in action]
 
 
 def test_with_the_guard_off_there_is_no_table_no_permission_and_no_limit():
@@ -137,6 +152,7 @@ def test_the_dashboard_shows_tokens_refusals_budget_use_and_anam_latency():
         "Budget used (%)",
         "Anam latency (ms)",
         "Minutes reserved and used (settled tokens)",
+        "Ledger writes at risk (counted high, never low)",
     ]
     searches = [
         metric[0]["expression"]
