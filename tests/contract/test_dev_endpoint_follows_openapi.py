@@ -1,5 +1,7 @@
 """Schemathesis against `make dev`: requests generated from docs/openapi.yaml, valid ones and broken ones,
-and every answer checked against the document: status, headers, content type, body.
+and every answer checked against the document: status, headers, content type, body. Three ways in: `make dev`
+as it starts, and with `--behind-cloudfront` both through its simulated CloudFront and around it (where the
+function refuses every method of every real path with 403).
 
 Schemathesis reads only the document, never this code, so a disagreement between the two fails here whichever
 side is wrong. What it cannot know from the document is left out: whether a valid request is accepted depends
@@ -8,6 +10,7 @@ on the server's state (named personas, the caller's quota), not on the request's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -25,8 +28,8 @@ from schemathesis.checks import (
 from tests.contract.test_openapi_document import DOCUMENT
 from tests.local.processes import DevServer
 
-# "/{otherPath}" documents the 404 of every other path; its one broken value, "session-token", is this path.
-schema = schemathesis.openapi.from_path(DOCUMENT).exclude(path="/{otherPath}")
+schema = schemathesis.openapi.from_path(DOCUMENT)
+EDGE = re.compile(r"^Behind a simulated CloudFront: (http://127\.0\.0\.1:\d+)/session-token")
 
 CHECKS = [
     not_a_server_error,
@@ -39,12 +42,31 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def dev_url() -> Iterator[str]:
+def plain_url() -> Iterator[str]:
     server = DevServer()
     try:
         yield server.wait_until_serving()
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def behind_cloudfront_urls() -> Iterator[dict[str, str]]:
+    server = DevServer("--behind-cloudfront")
+    try:
+        direct = server.wait_until_serving()
+        yield {"through-the-edge": server.wait_for_line(EDGE).group(1), "around-the-edge": direct}
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["plain", "through-the-edge", "around-the-edge"])
+def dev_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "plain":
+        url: str = request.getfixturevalue("plain_url")
+        return url
+    urls: dict[str, str] = request.getfixturevalue("behind_cloudfront_urls")
+    return urls[request.param]
 
 
 @schema.parametrize()

@@ -19,9 +19,9 @@ from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+REGION = "eu-west-1"
 PSEUDO_PARAMETERS = {
     "AWS::Partition": "aws",
-    "AWS::Region": "eu-west-1",
     "AWS::AccountId": "123456789012",
     "AWS::URLSuffix": "amazonaws.com",
 }
@@ -34,14 +34,17 @@ class Deployed:
     """The resources of one stack, every value resolved: `deployed.properties("HttpApi")`."""
 
     def __init__(
-        self, parameters: Mapping[str, str] | None = None, stack_name: str = "anam-token-vendor-prod"
+        self,
+        parameters: Mapping[str, str] | None = None,
+        stack_name: str = "anam-token-vendor-prod",
+        region: str = REGION,
     ) -> None:
         sam = yaml_parse(TEMPLATE.read_text())
         # The transform needs an S3 location; `sam deploy` puts the built package there.
         sam["Resources"]["TokenVendorFunction"]["Properties"]["CodeUri"] = (
             "s3://deployment-bucket/package.zip"
         )
-        translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="eu-west-1"))
+        translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
         self.cloudformation = translator.translate(
             sam, parameter_values={**REQUIRED_ANSWERS, **(parameters or {})}, get_managed_policy_map=dict
         )
@@ -53,6 +56,7 @@ class Deployed:
             **{name: str(spec["Default"]) for name, spec in declared.items() if "Default" in spec},
             **given,
             **PSEUDO_PARAMETERS,
+            "AWS::Region": region,
             "AWS::StackName": stack_name,
         }
         self.conditions: dict[str, bool] = {}
