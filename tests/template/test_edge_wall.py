@@ -21,6 +21,7 @@ WALL = {**ON, "EdgeApiDomainName": DOMAIN, "EdgeApiCertificateArn": CERTIFICATE}
 ACCOUNT_WIDE_NAMES = {
     "AWS::CloudFront::CachePolicy": ("CachePolicyConfig", "Name"),
     "AWS::CloudFront::OriginRequestPolicy": ("OriginRequestPolicyConfig", "Name"),
+    "AWS::CloudWatch::Dashboard": ("DashboardName",),  # dashboards are global to the account too
 }
 
 
@@ -37,8 +38,11 @@ def origin_domain(deployed: Deployed) -> str:
 
 def account_wide_names(deployed: Deployed) -> list[str]:
     names = []
-    for resource_type, (config, name) in ACCOUNT_WIDE_NAMES.items():
-        names += [properties[config][name] for properties in deployed.of_type(resource_type).values()]
+    for resource_type, path in ACCOUNT_WIDE_NAMES.items():
+        for properties in deployed.of_type(resource_type).values():
+            for step in path:
+                properties = properties[step]
+            names.append(properties)
     return names
 
 
