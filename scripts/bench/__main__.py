@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 
 import scripts.bench
+from scripts.bench.capacity import capacity_rows
 from scripts.bench.cold import first_request_row, import_row
 from scripts.bench.guard import guard_row
 from scripts.bench.interpreters import Interpreter, interpreters, machine
@@ -48,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += package_rows()
         print("\n-- 10. launch day: 10 environments x 4 callers through DynamoDB's conflicts", flush=True)
         rows += launch_rows()
+        print("\n-- 11. DynamoDB capacity per token, from the responses", flush=True)
+        rows += capacity_rows()
     print()
     print(table(rows))
     print(f"\n({time.monotonic() - started:.0f} s; {args.runs} fresh processes per cold figure)")

@@ -40,9 +40,10 @@ def account_wide_names(deployed: Deployed) -> list[str]:
     names = []
     for resource_type, path in ACCOUNT_WIDE_NAMES.items():
         for properties in deployed.of_type(resource_type).values():
+            value: Any = properties
             for step in path:
-                properties = properties[step]
-            names.append(properties)
+                value = value[step]
+            names.append(str(value))
     return names
 
 
