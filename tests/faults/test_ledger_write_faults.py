@@ -36,7 +36,7 @@ from tests.support.ledger_faults import (
     inject,
     never_sent,
 )
-from tests.support.reservations import budget_keys, counter
+from tests.support.reservations import age_records, budget_keys, counter
 
 __all__ = ["never_sent"]  # the fixture
 PREFIX = "anam-token-vendor"
@@ -84,20 +84,7 @@ class Ledger:
     def later(self, seconds: int) -> None:
         """Every record's clock moved back: its token expired, its owner long gone. A session of the
         deployment started since (the proof that Anam's list covers the token's life)."""
-        for item in self.records():
-            changes = {
-                name: str(int(item[name]["N"]) - seconds)
-                for name in ("createdAt", "tokenExpiresAt", "since")
-                if name in item
-            }
-            assignments = ", ".join(f"#{name} = :{name}" for name in changes)
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": item["pk"]},
-                UpdateExpression=f"SET {assignments}",
-                ExpressionAttributeNames={f"#{name}": name for name in changes},
-                ExpressionAttributeValues={f":{name}": {"N": value} for name, value in changes.items()},
-            )
+        age_records(self.client, self.table, seconds)
         self.anam.sessions.add(f"{PREFIX}:{'f' * 32}", started_at=time.time() - 5, ended_at=time.time() - 1)
 
     def converge(self) -> None:
