@@ -190,6 +190,8 @@ def _reservation(item: Mapping[str, Any]) -> OpenReservation | None:
             windows=windows,
             created_at=int(item["createdAt"]["N"]),
             token_expires_at=int(item["tokenExpiresAt"]["N"]),
+            # A record written before labels were kept has none: the pass then finds it by its id.
+            label=item["label"]["S"] if "label" in item else None,
         )
     except (KeyError, TypeError, ValueError):
         return None
