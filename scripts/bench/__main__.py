@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n-- 10. launch day: 10 environments x 4 callers through DynamoDB's conflicts", flush=True)
         rows += launch_rows()
         print(
-            "\n-- 11. a reconciliation pass: 1, 10, 50 open, with and without 30,000 past sessions",
+            "\n-- 12. a reconciliation pass: 1, 10, 50 open, with and without 30,000 past sessions",
             flush=True,
         )
         rows += reconcile_rows()

@@ -1,4 +1,4 @@
-"""Figure 11: what a reconciliation pass costs against the number of open reservations, with and without a
+"""Figure 12: what a reconciliation pass costs against the number of open reservations, with and without a
 site's history at Anam.
 
 One execution environment (a spawned process running the real handlers from src/) mints N tokens through the
@@ -79,7 +79,7 @@ def reconcile_rows() -> list[Row]:
 def _passes(parent: Connection, stub: AnamStub, open_count: int, history: int) -> tuple[float, int]:
     """The median pass time (ms) over RUNS passes, each settling `open_count` fresh reservations, and the
     list requests Anam got in each."""
-    print(f"   11. {open_count} open, {history} past sessions", flush=True)
+    print(f"   12. {open_count} open, {history} past sessions", flush=True)
     times, requests_seen = [], set()
     for _ in range(RUNS):
         stub.sessions.clear()
@@ -111,13 +111,13 @@ def _rows(
     pages = math.ceil((HISTORY + open_count) / 100)
     return [
         Row(
-            f"11. reconcile pass, {open_count} open",
+            f"12. reconcile pass, {open_count} open",
             f"{without[0]:.0f} ms, {without[1]} Anam requests",
             f"{ideal:.0f} ms ({rounds} x a list request's {round_trip:.0f} ms; {LOOKUPS_AT_ONCE} at once)",
             without[0] / ideal,
         ),
         Row(
-            f"11. reconcile pass, {open_count} open, {HISTORY:,} past",
+            f"12. reconcile pass, {open_count} open, {HISTORY:,} past",
             f"{with_history[0]:.0f} ms, {with_history[1]} Anam requests",
             f"{without[0]:.0f} ms (the same pass, no history)",
             with_history[0] / without[0],

@@ -3,7 +3,7 @@ and a pass short of time stops cleanly, keeps what it settled and says so.
 
 Anam's latency is the stand-in's (250 ms a list request, as measured against Anam's list); what these tests
 assert is how many requests Anam gets and that the pass answers within its own time, not how fast it runs
-(`make bench` measures that: docs/benchmarks.md, figure 11).
+(`make bench` measures that: docs/benchmarks.md, figure 12).
 """
 
 from __future__ import annotations
