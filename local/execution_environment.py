@@ -31,9 +31,9 @@ class ExecutionEnvironment:
     def invoke(self, event: Mapping[str, Any]) -> Any:
         with self._lock:
             if not self._quiet_metrics:
-                return self._handler(event, LambdaContext())
+                return self._handler(event, LambdaContext.for_event(event))
             with redirect_stdout(_WithoutMetrics(sys.stdout)):
-                return self._handler(event, LambdaContext())
+                return self._handler(event, LambdaContext.for_event(event))
 
 
 class _WithoutMetrics(io.TextIOBase):

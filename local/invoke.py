@@ -68,7 +68,7 @@ def _invoke(event: Any) -> tuple[Any, bool]:
     # Everything the function prints (Powertools logs, EMF metrics) goes to stderr, so stdout is the response.
     with redirect_stdout(sys.stderr):
         try:
-            return load_handler()(event, LambdaContext()), False
+            return load_handler()(event, LambdaContext.for_event(event)), False
         except Exception as exc:
             traceback.print_exc()
             # The shape Lambda reports an unhandled error in.

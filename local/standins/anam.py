@@ -192,6 +192,7 @@ class AnamStub(LocalService):
         key = _bearer_key(request.headers)
         if key is None or key not in self.api_keys:
             return Reply(401, {"message": "Invalid API key"})
+        time.sleep(self.sessions.latency_seconds)  # in this request's own thread: lookups at once overlap
         return Reply(200, self.sessions.page(urlsplit(request.path).query))
 
 

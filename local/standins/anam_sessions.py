@@ -9,6 +9,10 @@ The list answers as Anam documents it: `{"data": [...], "meta": {"total", "lastP
 "perPage", "prev", "next"}}`, `search` matching part of a session's id or label, newest first. Each session
 reports its length as `sessionLengthMs` (Anam's reference) or `durationMs` (some clients), per session
 (`length_field`) or by default (`SessionLog.length_field`); `None` leaves both out (only start and end).
+
+For the pass's cost: `add_history` gives the log a site's past (tens of thousands of ended sessions of a
+prefix) in a fraction of a second, `latency_seconds` holds every list request that long before it answers
+(Anam's own latency, e.g. 0.25; requests in flight at once wait together), and `list_requests` counts them.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class StandInSession:
 class SessionLog:
     def __init__(self) -> None:
         self.length_field: str | None = "sessionLengthMs"
+        self.latency_seconds = 0.0
+        self.list_requests = 0
         self._sessions: dict[str, StandInSession] = {}
         self._lock = threading.Lock()
 
@@ -91,6 +97,23 @@ class SessionLog:
             self._sessions[session.id] = session
         return session.id
 
+    def add_history(self, prefix: str, count: int, *, ended_by: float, minutes: int = 3) -> None:
+        """`count` ended sessions of `prefix`, one a minute up to `ended_by`, each `minutes` long: a site's
+        past, which no reservation open now can be one of."""
+        first = ended_by - count * 60 - minutes * 60
+        history = [
+            StandInSession(
+                f"history-{number}",
+                f"{prefix}:{uuid.UUID(int=number).hex}",
+                first + number * 60,
+                first + number * 60 + minutes * 60,
+                length_field=self.length_field,
+            )
+            for number in range(count)
+        ]
+        with self._lock:
+            self._sessions.update((session.id, session) for session in history)
+
     def stop(self, session_id: str, at: float | None = None) -> bool:
         with self._lock:
             session = self._sessions.get(session_id)
@@ -102,7 +125,9 @@ class SessionLog:
     def clear(self) -> None:
         with self._lock:
             self._sessions.clear()
+            self.list_requests = 0
         self.length_field = "sessionLengthMs"
+        self.latency_seconds = 0.0
 
     def page(self, query: str) -> dict[str, Any]:
         """One page of the list, as `GET /v1/sessions?<query>` answers it."""
@@ -112,6 +137,7 @@ class SessionLog:
         per_page = min(100, max(1, _int(params.get("perPage"), 10)))
         now = time.time()
         with self._lock:
+            self.list_requests += 1
             found = [
                 session
                 for session in self._sessions.values()

@@ -25,6 +25,9 @@ Figures (each compared with a reference measured in the same run; see docs/bench
  10. launch day (launch.py): 10 environments x 4 distinct callers at once through DynamoDB's transaction
      conflicts, on moto and DynamoDB Local: failures, reservation p50/p99, capacity units per token, and
      the ceiling DynamoDB's per-partition write limit puts on tokens per second.
+ 12. a reconciliation pass (reconcile.py): its time and Anam requests with 1, 10 and 50 open reservations,
+     with Anam's 250 ms a list request, against the rounds of lookups it needs, and with 30,000 past sessions
+     of the prefix against none: the history must not move it.
 
 Interpreters, each when it is here:
   - dev:        .venv's Python, the function from src/, its dependencies from .venv (bytecode cached, as pip
@@ -42,5 +45,6 @@ Where each part lives:
   processes.py     starting child.py in a fresh process and taking turns between measures;
   child.py         the fresh process itself (and the naive port), run as a script;
   cold.py          figures 1 and 2;      warm.py      figures 3, 4 and 5;      guard.py   figure 6;
-  prefetch.py      figures 7, 8 and 9;   report.py    a row of the table, ratios and the table.
+  prefetch.py      figures 7, 8 and 9;   launch.py    figure 10;               reconcile.py figure 12;
+  report.py        a row of the table, ratios and the table.
 """

@@ -15,6 +15,7 @@ from scripts.bench.guard import guard_row
 from scripts.bench.interpreters import Interpreter, interpreters, machine
 from scripts.bench.launch import launch_rows
 from scripts.bench.prefetch import prefetch_rows
+from scripts.bench.reconcile import reconcile_rows
 from scripts.bench.report import Row, table
 from scripts.bench.stand import Stand, open_stand
 from scripts.bench.warm import package_rows, warm_rows
@@ -51,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += launch_rows()
         print("\n-- 11. DynamoDB capacity per token, from the responses", flush=True)
         rows += capacity_rows()
+        print(
+            "\n-- 12. a reconciliation pass: 1, 10, 50 open, with and without 30,000 past sessions",
+            flush=True,
+        )
+        rows += reconcile_rows()
     print()
     print(table(rows))
     print(f"\n({time.monotonic() - started:.0f} s; {args.runs} fresh processes per cold figure)")

@@ -1,11 +1,11 @@
 """The reconciliation pass (docs/contract.md §11): settle each open reservation against the session Anam ran.
 
-The schedule sends `{"reconcile": true}` every few minutes. One pass reads the open reservations, lists this
-deployment's sessions at Anam (every page), and settles each reservation that a rule of
+The schedule sends `{"reconcile": true}` every few minutes. One pass reads the open reservations, looks each
+up at Anam (reconcile_lookups.py: as many as its time allows), and settles each reservation that a rule of
 `domain.reconciliation` can decide: its record first (one conditional write: at most once, whatever passes
-overlap), then the budget counters it held, by what its session used. Anam's list failing settles nothing.
-The answer is a JSON summary; the pass never raises. Labels, the key and the sessions' personas are never
-logged.
+overlap), then the budget counters it held, by what its session used. Anam's list failing settles nothing; a
+pass short of time settles what it looked up and leaves the rest to the next. The answer is a JSON summary;
+the pass never raises. Labels, the key and the sessions' personas are never logged.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from token_vendor.domain.deadline import GIVE_BACK_SECONDS, deadline_from, give_back_steps
+from token_vendor.domain.deadline import (
+    GIVE_BACK_ROUND_TRIP_SECONDS,
+    GIVE_BACK_STEPS,
+    deadline_from,
+    give_back_steps,
+)
 from token_vendor.domain.reconciliation import (
     OpenReservation,
     ReservationBook,
-    Session,
     SessionListFailed,
     Verdict,
     adjustments,
-    verdicts,
 )
 from token_vendor.domain.settlement import CounterChanges, Outcome, Pending, new_owner, taken_over
 from token_vendor.errors import ErrorCode, TokenVendorError
@@ -41,18 +44,20 @@ from token_vendor.observability import (
     logger,
     record_count,
 )
+from token_vendor.reconcile_lookups import look_up
 from token_vendor.settlement import Applied, apply_and_finish
-from token_vendor.wiring import (
-    get_guard,
-    get_ledger,
-    get_reservation_book,
-    get_session_list,
-    get_settings,
-    get_vendor,
-)
+from token_vendor.wiring import get_guard, get_ledger, get_reservation_book, get_settings, get_vendor
 
 SESSION_LIST_FAILED = "session_list_failed"
 RECONCILIATION_OFF = "reconciliation_off"
+OUT_OF_TIME = "out_of_time"
+# Kept back from the lookups for settling what they decided and reading the budgets' share: three DynamoDB
+# round trips per reservation, in series, each bounded by the client's timeouts (SETTLE_ONE_SECONDS is their
+# bound), a few milliseconds each in practice. At most half the pass's time, so that a backlog still gets
+# lookups.
+SETTLE_ONE_SECONDS = GIVE_BACK_STEPS * GIVE_BACK_ROUND_TRIP_SECONDS
+SETTLE_SECONDS = SETTLE_ONE_SECONDS
+SETTLE_SECONDS_EACH = 0.05
 
 
 def reconcile(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
@@ -80,26 +85,28 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
     credentials = get_vendor().config.credentials(deadline)
     book = get_reservation_book()
     reservations = book.open_reservations(deadline)
-    # No open reservation: no page of the list can hold a session the pass needs. Anam is not asked.
-    sessions = _sessions(credentials.api_key, settings.client_label_prefix, deadline) if reservations else []
-    judged = verdicts(reservations, sessions, settings.client_label_prefix, time.time())
+    # Only an open record's token may have a session to look up: a pending one carries its own changes. No
+    # open reservation: nothing to look up, no proof needed, and Anam is not asked.
+    to_look_up = [reservation for reservation in reservations if reservation.pending is None]
+    judged = look_up(to_look_up, credentials.api_key, _lookups_deadline(deadline, len(reservations)))
     summary = settle_all(book, get_ledger(), reservations, judged, deadline, time.time())
     summary.publish()
     guard = get_guard()
     budgets = guard.publish_budget_use(datetime.now(UTC), deadline) if guard is not None else {}
-    logger.info("Reconciled", extra=summary.counts())
-    return {"reconciled": True, **summary.counts(), "budgetsUsedPercent": budgets}
+    counts = summary.counts()
+    if summary.out_of_time_in_vain:
+        # Time let it settle nothing: counted like a failing list, so that an alarm tells a stuck pass.
+        logger.error("Reconciliation ran out of time before settling anything", extra=counts)
+        count(RECONCILE_FAILURES)
+        return {"reconciled": False, "error": OUT_OF_TIME, **counts, "budgetsUsedPercent": budgets}
+    logger.info("Reconciled", extra=counts)
+    return {"reconciled": True, **counts, "budgetsUsedPercent": budgets}
 
 
-def _sessions(api_key: str, prefix: str, deadline: float) -> list[Session]:
-    """This deployment's sessions, with the key held, or once more with a fresh one after a rotation."""
-    session_list = get_session_list()
-    return get_vendor().with_api_key(
-        api_key,
-        lambda key: session_list.sessions(key, prefix, deadline),
-        lambda error: isinstance(error, SessionListFailed) and error.key_refused,
-        deadline,
-    )
+def _lookups_deadline(deadline: float, open_count: int) -> float:
+    """When the lookups must have their verdicts: the pass's deadline, less the time settling takes."""
+    remaining = deadline - time.monotonic()
+    return deadline - min(remaining / 2, SETTLE_SECONDS + SETTLE_SECONDS_EACH * open_count)
 
 
 def settle_all(
@@ -114,12 +121,11 @@ def settle_all(
     ended; what the pass did. No settlement starts that could not end by `deadline`."""
     summary = Summary(len(reservations))
     for reservation in reservations:
-        if time.monotonic() + GIVE_BACK_SECONDS > deadline:
-            summary.out_of_time += 1
-            continue
         pending = reservation.pending
         verdict = judged.get(reservation.id)
-        if pending is not None and pending.owner_has_ended(now):
+        if (pending is None and verdict is None) or time.monotonic() + SETTLE_ONE_SECONDS > deadline:
+            summary.not_looked_up += 1  # the pass's time did not allow its lookup or its settling: the next's
+        elif pending is not None and pending.owner_has_ended(now):
             _take_over(book, ledger, reservation, pending, deadline, summary)
         elif pending is None and verdict is not None and verdict.settles:
             _settle(book, ledger, reservation, verdict, deadline, summary)
@@ -179,7 +185,7 @@ class Summary:
     def __init__(self, open_before: int) -> None:
         self.open = open_before
         self.waiting = 0
-        self.out_of_time = 0
+        self.not_looked_up = 0
         self.settled_elsewhere = 0
         self.write_failures = 0
         self.handed_on = 0
@@ -218,7 +224,7 @@ class Summary:
             "settledUnused": self.unused_tokens,
             "finishedPending": self.finished_pending,
             "waiting": self.waiting,
-            "outOfTime": self.out_of_time,
+            "notLookedUp": self.not_looked_up,
             "settledElsewhere": self.settled_elsewhere,
             "writeFailures": self.write_failures,
             "handedOn": self.handed_on,
@@ -227,6 +233,11 @@ class Summary:
             "minutesUsed": self.minutes_used,
             "minutesGivenBack": self.minutes_given_back,
         }
+
+    @property
+    def out_of_time_in_vain(self) -> bool:
+        """Time left reservations unlooked-up, and the pass settled nothing."""
+        return self.not_looked_up > 0 and self.used_tokens + self.unused_tokens + self.finished_pending == 0
 
     def publish(self) -> None:
         counts = self.counts()

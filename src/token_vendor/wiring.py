@@ -17,7 +17,7 @@ from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
 from token_vendor.adapters.dynamodb_table import DynamoDbTable
 from token_vendor.adapters.turnstile import TurnstileCheck
 from token_vendor.domain.human_check import HumanCheck, allowed_hosts
-from token_vendor.domain.reconciliation import ReservationBook, SessionList
+from token_vendor.domain.reconciliation import LOOKUPS_AT_ONCE, ReservationBook, SessionList
 from token_vendor.domain.spend_guard import Limits, SpendGuard, SpendLedger
 from token_vendor.guard import LedgerSpendGuard
 from token_vendor.observability import enable_tracing, logger
@@ -122,8 +122,9 @@ def _quota_table() -> DynamoDbTable:
 
 @cache
 def _session_list() -> SessionList:
-    # Anam's pooled connection, shared with the token call: one connection to Anam per environment.
-    return AnamSessionList(get_settings().anam_api_base_url, session=get_anam_client().session)
+    # Connections of its own, one per lookup in flight: the pass runs in a function of its own, which
+    # mints nothing, and the token call's single pooled connection would serve the lookups one at a time.
+    return AnamSessionList(get_settings().anam_api_base_url, pool_size=LOOKUPS_AT_ONCE)
 
 
 @cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -39,6 +40,14 @@ def reconcile(function: Function) -> dict[str, Any]:
 def minted_label(anam: AnamStub) -> str:
     label: str = anam.requests[-1].json["clientLabel"]
     return label
+
+
+def list_requests(anam: AnamStub) -> list[Any]:
+    return [request for request in anam.requests if request.route == "/v1/sessions"]
+
+
+def query(path: str) -> dict[str, str]:
+    return {name: values[-1] for name, values in parse_qs(urlsplit(path).query).items()}
 
 
 def expired_reservation(dynamodb_client: Any, table: str, **fields: Any) -> str:
@@ -195,16 +204,66 @@ def test_a_token_whose_anam_call_failed_is_not_given_back_twice(function, reconc
     assert counter(dynamodb_client, reconciling, budget_keys()[0]) == 0
 
 
-def test_every_page_of_the_list_is_read_whatever_its_order(function, reconciling, anam, dynamodb_client):
-    assert function.post().status == 200
-    started = time.time() - 900
-    anam.sessions.add(minted_label(anam), started_at=started, ended_at=started + 30)
-    for number in range(250):  # newer sessions of this deployment: ours ends up on the third page
-        anam.sessions.add(f"{PREFIX}:{number:032x}", started_at=started + 1 + number)
-    assert reconcile(function)["settledUsed"] == 1
-    pages = [request.path for request in anam.requests if request.path.startswith("/v1/sessions")]
-    assert len(pages) == 3
-    assert all("perPage=100" in page and f"search={PREFIX}" in page for page in pages)
+def test_each_reservation_is_looked_up_by_its_whole_label_and_no_listing_when_no_proof_is_needed(
+    function, reconciling, anam, dynamodb_client
+):
+    labels = [f"website:{PREFIX}:{number:032x}" for number in range(3)]
+    for number, label in enumerate(labels):
+        put_reservation(dynamodb_client, reconciling, reservation_id=f"{number:032x}", label=label)
+        started = time.time() - 600
+        anam.sessions.add(label, started_at=started, ended_at=started + 30)
+    for number in range(250):  # the site's other sessions: none of them is read
+        anam.sessions.add(f"{PREFIX}:{number + 100:032x}", started_at=time.time() - 7200 + number)
+
+    assert reconcile(function)["settledUsed"] == 3
+    searches = sorted(query(request.path)["search"] for request in list_requests(anam))
+    assert searches == sorted(labels)
+    assert all(query(request.path)["perPage"] == "100" for request in list_requests(anam))
+
+
+def test_a_session_whose_label_only_contains_the_reservations_label_is_not_its_session(
+    function, reconciling, anam, dynamodb_client
+):
+    # The stand-in's search, like Anam's perhaps, matches part of a label: a session labelled by a persona
+    # whose label ends like this reservation's is returned by the lookup, and must not settle it as used.
+    reservation_id = expired_reservation(dynamodb_client, reconciling)
+    expiry = record(dynamodb_client, reconciling, reservation_id)["tokenExpiresAt"]
+    anam.sessions.add(f"x:{PREFIX}:{reservation_id}", started_at=expiry - 600, ended_at=expiry - 300)
+    anam.sessions.add(f"{PREFIX}:{'c' * 32}", started_at=expiry + 60)  # the proof of a later session
+
+    summary = reconcile(function)
+
+    assert (summary["settledUsed"], summary["settledUnused"], summary["minutesGivenBack"]) == (0, 1, 10)
+
+
+def test_a_record_from_before_labels_were_kept_is_found_by_its_id_whatever_the_personas_label(
+    function, reconciling, anam, dynamodb_client
+):
+    reservation_id = put_reservation(dynamodb_client, reconciling, label=None)
+    started = time.time() - 600
+    anam.sessions.add(f"website:{PREFIX}:{reservation_id}", started_at=started, ended_at=started + 100)
+    anam.sessions.add(f"website:another-stack:{reservation_id}", started_at=started, ended_at=started + 900)
+
+    assert reconcile(function)["minutesUsed"] == 2
+    [lookup] = list_requests(anam)
+    assert query(lookup.path)["search"] == f"{PREFIX}:{reservation_id}"
+
+
+def test_the_proof_of_a_later_session_comes_from_one_listing_made_after_the_lookups(
+    function, reconciling, anam, dynamodb_client
+):
+    unused = [expired_reservation(dynamodb_client, reconciling) for _ in range(3)]
+    expiry = max(record(dynamodb_client, reconciling, key)["tokenExpiresAt"] for key in unused)
+    anam.sessions.add(f"{PREFIX}:{'c' * 32}", started_at=expiry + 60)
+
+    summary = reconcile(function)
+
+    assert summary["settledUnused"] == 3
+    *lookups, listing = list_requests(anam)
+    assert sorted(query(request.path)["search"] for request in lookups) == sorted(
+        f"{PREFIX}:{key}" for key in unused
+    )
+    assert query(listing.path) == {"search": PREFIX, "perPage": "100", "page": "1"}
 
 
 def test_the_pass_publishes_its_figures_and_each_budgets_share(function, reconciling, anam, capsys):
@@ -225,4 +284,4 @@ def test_the_pass_publishes_its_figures_and_each_budgets_share(function, reconci
 def test_with_nothing_open_anam_is_not_asked(function, reconciling, anam):
     summary = reconcile(function)
     assert (summary["reconciled"], summary["openBefore"]) == (True, 0)
-    assert not [request for request in anam.requests if request.path.startswith("/v1/sessions")]
+    assert not list_requests(anam)

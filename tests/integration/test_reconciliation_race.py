@@ -67,7 +67,7 @@ def test_passes_racing_over_the_same_reservations_settle_each_once(serial_moto: 
     dynamodb = aws_client("dynamodb", serial_moto)
     started = time.time() - 900
     for number in range(RESERVATIONS):
-        reservation_id = put_reservation(dynamodb, TABLE)
+        reservation_id = put_reservation(dynamodb, TABLE, prefix=PREFIX)
         # Sessions of 1 to 3 minutes: 7 to 9 of each reservation's 10 minutes go back.
         anam.sessions.add(
             f"{PREFIX}:{reservation_id}", started_at=started, ended_at=started + 60 * (number % 3) + 30

@@ -33,6 +33,21 @@ def test_the_deployments_sessions_are_listed_newest_first(account, capsys):
     assert out.index("b" * 32) < out.index("a" * 32)
     assert "c" * 32 not in out
     assert "running" in out
+    assert "brought it back" in out
+    searches = [request.path for request in account.requests]
+    assert f"search={PREFIX}%3A{'b' * 32}" in searches[-1]  # the newest, searched by its whole label
+
+
+def test_a_search_by_a_whole_label_that_does_not_bring_its_session_back_is_said_plainly(account, capsys):
+    from local.standins.anam import Reply
+
+    account.sessions.add(f"{PREFIX}:{'b' * 32}", started_at=time.time() - 60)
+    account.enqueue(
+        Reply(200, account.sessions.page(f"search={PREFIX}&perPage=100&page=1")),
+        Reply(200, {"data": [], "meta": {"lastPage": 1}}),
+    )
+    assert anam_sessions.main(["--prefix", PREFIX]) == 3
+    assert "did NOT bring it back" in capsys.readouterr().out
 
 
 def test_none_found_says_what_that_means_and_what_to_check(account, capsys):

@@ -102,3 +102,19 @@ def test_the_list_needs_the_accounts_key(stub: AnamStub) -> None:
 def test_stopping_an_unknown_session_is_a_404(stub: AnamStub) -> None:
     answer = requests.post(f"{stub.url}/standin/session/stop", json={"sessionId": "nope"}, timeout=5)
     assert answer.status_code == 404
+
+
+def test_a_sites_history_is_cheap_to_hold_and_list_requests_are_counted_and_held(stub: AnamStub) -> None:
+    stub.sessions.add_history("stack", 30_000, ended_by=time.time())
+    stub.sessions.add("web:stack:" + "b" * 32)
+    stub.sessions.latency_seconds = 0.2
+
+    started = time.monotonic()
+    newest = listing(stub, search="stack", perPage=100).json()
+    found = listing(stub, search="stack:" + "b" * 32).json()
+
+    assert time.monotonic() - started >= 0.4
+    assert (newest["meta"]["total"], newest["data"][0]["clientLabel"]) == (30_001, "web:stack:" + "b" * 32)
+    assert [session["clientLabel"] for session in found["data"]] == ["web:stack:" + "b" * 32]  # part of it
+    assert all(session["endTime"] is not None for session in newest["data"][1:])
+    assert stub.sessions.list_requests == 2

@@ -159,3 +159,49 @@ def split_template(stored: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[s
 def _is_control_or_not_text(char: str) -> bool:
     # Cc: control characters (C0, DEL, C1); Cs: a lone surrogate, which no UTF-8 text can hold.
     return char not in ALLOWED_CONTROL_CHARACTERS and unicodedata.category(char) in ("Cc", "Cs")
+
+
+# docs/contract.md §11: what settling one open reservation does, from the contract's words.
+# A session as Anam lists it: (start, end or None while it runs, its reported length in ms or None).
+AnamSession = tuple[float, float | None, float | None]
+
+
+def minutes_of(session: AnamSession) -> int:
+    """An ended session's minutes: its reported length (`sessionLengthMs`/`durationMs`), else end minus
+    start, rounded up to whole minutes."""
+    start, end, length_ms = session
+    assert end is not None
+    seconds = length_ms / 1000 if length_ms is not None else end - start
+    whole = int(seconds // 60)
+    return whole + 1 if whole * 60 < seconds else whole
+
+
+def minutes_used(
+    its_sessions: list[AnamSession], token_expires_at: float, later_starts: list[float], now: float
+) -> int | None:
+    """The minutes a reservation is settled as having used, or None when it is left for a later pass:
+    - its session has ended: the session's minutes (each session of its label, summed);
+    - its session is still running (any of them): left for a later pass;
+    - no session of its label, the token has expired, and the listing made after the lookup holds a session
+      of this deployment that started after that expiry (`later_starts`: the starts of this deployment's
+      sessions in it): never used, 0;
+    - otherwise (a lookup that finds nothing proves nothing): left for a later pass."""
+    if its_sessions:
+        for _, end, _ in its_sessions:
+            if end is None:
+                return None
+        return sum(minutes_of(session) for session in its_sessions)
+    if now < token_expires_at:
+        return None
+    for start in later_starts:
+        if start > token_expires_at:
+            return 0
+    return None
+
+
+def budget_after(counter: int, held: int, used: int, reserved: int) -> int:
+    """A budget window's counter once a reservation that still holds `held` of its `reserved` minutes there
+    is settled as having used `used`: the reserved minutes minus the used ones go back (an overrun is added),
+    and never more than it reserved, nor what the window no longer holds."""
+    holds = min(max(held, 0), reserved)
+    return counter - holds + used

@@ -1,7 +1,8 @@
 """docs/contract.md §11 as properties of the settlement: for any open reservations (any minutes, any windows
-still held), any sessions Anam lists for them (ended, running, several, none, longer than reserved), and any
-number of passes overlapping in any order, each reservation is settled at most once, never gives back more
-than it held, and the budgets end where one settlement of each would leave them."""
+still held), any sessions Anam lists for them (ended, running, several, none, longer than reserved, others
+whose label only contains theirs), and any number of passes overlapping in any order, each reservation is
+settled at most once, as the contract says (tests/properties/spec_model.py, never the code's own `judge`),
+never gives back more than it held, and the budgets end where one settlement of each would leave them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.properties import spec_model as spec
 from tests.properties import strategies as gen
 from tests.support.reservation_book_fake import FakeReservationBook
 from token_vendor.domain.reconciliation import (
@@ -42,17 +44,55 @@ def reservations(draw: Any) -> tuple[OpenReservation, list[tuple[bool, int | Non
     held_day = draw(st.sampled_from([minutes, 0, None, minutes + draw(st.integers(1, 30))]))
     windows = {MONTH: minutes} | ({DAY: held_day} if held_day is not None else {})
     created = NOW - draw(st.integers(min_value=0, max_value=3 * 3600))
-    reservation = OpenReservation(uuid.uuid4().hex, minutes, windows, int(created), int(created) + 3720)
+    reservation_id = uuid.uuid4().hex
+    label = client_label("website", PREFIX, reservation_id)
+    reservation = OpenReservation(reservation_id, minutes, windows, int(created), int(created) + 3720, label)
     return reservation, draw(sessions_of_a_token)
 
 
-def anam_sessions(reservation: OpenReservation, drawn: list[tuple[bool, int | None, int]]) -> list[Session]:
-    label = client_label("website", PREFIX, reservation.id)
+def as_anam(
+    reservation: OpenReservation, drawn: list[tuple[bool, int | None, int]]
+) -> list[spec.AnamSession]:
     start = reservation.created_at + 60
     return [
-        Session(label, start + offset, None if running else start + offset + 1, None if running else length)
+        (start + offset, None if running else start + offset + 1, None if running else length)
         for running, length, offset in drawn
     ]
+
+
+def anam_sessions(reservation: OpenReservation, drawn: list[tuple[bool, int | None, int]]) -> list[Session]:
+    return [Session(reservation.label, *session) for session in as_anam(reservation, drawn)]
+
+
+def search_returns(reservation: OpenReservation, drawn: list[tuple[bool, int | None, int]]) -> list[Session]:
+    """What the search by its label may return: its sessions, and one whose label only contains its label
+    (a persona's label put in front), which is not its session."""
+    return [
+        *anam_sessions(reservation, drawn),
+        Session(f"x:{reservation.label}", NOW - 100, NOW - 50, 9_999_999),
+    ]
+
+
+@gen.PURE
+@given(
+    drawn=reservations(),
+    later_starts=st.lists(st.floats(min_value=NOW - 9000, max_value=NOW), max_size=2),
+)
+def test_each_verdict_is_the_contracts(drawn, later_starts):
+    reservation, sessions = drawn
+    listing = [Session(f"{PREFIX}:{uuid.uuid4().hex}", start, None, None) for start in later_starts]
+    listing += [
+        Session(f"another:{uuid.uuid4().hex}", NOW, None, None)
+    ]  # another deployment's proves nothing
+
+    verdict = verdicts(
+        [reservation], {reservation.id: search_returns(reservation, sessions)}, listing, PREFIX, NOW
+    )
+
+    expected = spec.minutes_used(
+        as_anam(reservation, sessions), reservation.token_expires_at, later_starts, NOW
+    )
+    assert verdict[reservation.id].used_minutes == expected
 
 
 @gen.PURE
@@ -83,13 +123,13 @@ def test_without_a_session_nothing_goes_back_without_proof(drawn):
     other_sessions=st.lists(st.floats(min_value=NOW - 9000, max_value=NOW), max_size=3),
 )
 def test_overlapping_and_repeated_passes_settle_each_reservation_once(drawn, passes, order, other_sessions):
-    listing = [session for reservation, sessions in drawn for session in anam_sessions(reservation, sessions)]
-    listing += [Session(f"{PREFIX}:{uuid.uuid4().hex}", start, start + 5, 5000) for start in other_sessions]
+    listing = [Session(f"{PREFIX}:{uuid.uuid4().hex}", start, start + 5, 5000) for start in other_sessions]
     listing += [Session(f"another:{uuid.uuid4().hex}", NOW, NOW + 5, 5000)]  # another deployment's
     reserved = [reservation for reservation, _ in drawn]
     counters = {DAY: 10_000, MONTH: 10_000}
     book = FakeReservationBook(reserved, counters)
-    judged = verdicts(reserved, listing, PREFIX, NOW)
+    found = {reservation.id: search_returns(reservation, sessions) for reservation, sessions in drawn}
+    judged = verdicts(reserved, found, listing, PREFIX, NOW)
 
     # Every pass reads the open reservations before any settles (the widest overlap), then they settle in
     # an interleaved order; one more pass runs after them all.
@@ -101,14 +141,14 @@ def test_overlapping_and_repeated_passes_settle_each_reservation_once(drawn, pas
     settle_all(book, book, book.open_reservations(0), judged, DEADLINE, NOW)
 
     expected = dict(counters)
-    for reservation in reserved:
-        verdict = judged[reservation.id]
-        assert book.settlements.get(reservation.id, 0) == (1 if verdict.settles else 0)
-        if verdict.settles:
-            for key, change in adjustments(
-                reservation.windows, verdict.used_minutes or 0, reservation.minutes
-            ).items():
-                expected[key] += change
+    for reservation, sessions in drawn:
+        used = spec.minutes_used(
+            as_anam(reservation, sessions), reservation.token_expires_at, list(other_sessions), NOW
+        )
+        assert book.settlements.get(reservation.id, 0) == (0 if used is None else 1)
+        if used is not None:
+            for key, held in reservation.windows.items():
+                expected[key] = spec.budget_after(expected[key], held, used, reservation.minutes)
     assert book.counters == expected
 
 

@@ -59,9 +59,13 @@ class Function:
         body = json.dumps(payload) if payload is not None else None
         return self.request("POST", body, headers, **kwargs)
 
-    def invoke(self, event: Any, timeout_seconds: float = 15.0) -> Any:
-        """Any other event, as EventBridge or `aws lambda invoke` sends it."""
-        return lambda_handler(event, LambdaContext(timeout_seconds=timeout_seconds))
+    def invoke(self, event: Any, timeout_seconds: float | None = None) -> Any:
+        """Any other event, as EventBridge or `aws lambda invoke` sends it, with the time the template gives
+        the function that receives it (a pass: ReconcileFunction's), unless a test sets another."""
+        context = LambdaContext.for_event(event)
+        if timeout_seconds is not None:
+            context.timeout_seconds = timeout_seconds
+        return lambda_handler(event, context)
 
     @property
     def tokens(self) -> list[str]:

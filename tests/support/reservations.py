@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 TOKEN_LIFETIME_BOUND_SECONDS = 3600 + 120
+PREFIX = "anam-token-vendor"  # the stack's name: POWERTOOLS_SERVICE_NAME in the tests
+LABELLED = "<prefix>:<id>"  # put_reservation's default label, as the function writes it without a persona's
 KEEP_SECONDS = 40 * 86400
 
 
@@ -34,8 +36,11 @@ def put_reservation(
     state: str = "open",
     add_to_counters: bool = True,
     reservation_id: str | None = None,
+    label: str | None = LABELLED,
+    prefix: str = PREFIX,
 ) -> str:
-    """A reservation's record (and its counters' minutes); its id."""
+    """A reservation's record (and its counters' minutes); its id. Its `label` is the clientLabel its token
+    was minted with (by default `<prefix>:<id>`); None: a record from before labels were kept."""
     reservation_id = reservation_id or uuid.uuid4().hex
     created = int(time.time() if created_at is None else created_at)
     held = dict(windows) if windows is not None else dict.fromkeys(budget_keys(created), minutes)
@@ -48,6 +53,8 @@ def put_reservation(
         "tokenExpiresAt": {"N": str(created + TOKEN_LIFETIME_BOUND_SECONDS)},
         "expiresAt": {"N": str(created + KEEP_SECONDS)},
     }
+    if label is not None:
+        item["label"] = {"S": f"{prefix}:{reservation_id}" if label is LABELLED else label}
     if state == "open":
         item["openShard"] = {"S": f"open#{int(reservation_id, 16) % 10}"}
     dynamodb.put_item(TableName=table, Item=item)

@@ -41,9 +41,8 @@ class Deployed:
     ) -> None:
         sam = yaml_parse(TEMPLATE.read_text())
         # The transform needs an S3 location; `sam deploy` puts the built package there.
-        sam["Resources"]["TokenVendorFunction"]["Properties"]["CodeUri"] = (
-            "s3://deployment-bucket/package.zip"
-        )
+        for function in ("TokenVendorFunction", "ReconcileFunction"):
+            sam["Resources"][function]["Properties"]["CodeUri"] = "s3://deployment-bucket/package.zip"
         translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
         self.cloudformation = translator.translate(
             sam, parameter_values={**REQUIRED_ANSWERS, **(parameters or {})}, get_managed_policy_map=dict

@@ -10,8 +10,11 @@ from token_vendor.domain.reconciliation import (
     Session,
     adjustments,
     client_label,
+    is_its_session,
     judge,
     reservation_id_of,
+    search_for,
+    verdicts,
 )
 
 ID = "0123456789abcdef0123456789abcdef"
@@ -80,3 +83,45 @@ def test_adjustments_give_back_what_is_held_beyond_the_use_and_add_an_overrun():
     assert adjustments({"d": 12}, 0, 10) == {
         "d": -10
     }  # a record that claims more gives back what was reserved
+
+
+LABELLED = OpenReservation(ID, 10, {"budget#day#d": 10}, CREATED, CREATED + 3720, label=f"site:{ID}")
+
+
+def test_a_reservation_is_searched_by_its_whole_label_or_by_its_id_before_labels_were_kept():
+    assert search_for(LABELLED, "site") == f"site:{ID}"
+    assert search_for(RESERVATION, "shop") == f"shop:{ID}"
+
+
+@pytest.mark.parametrize(
+    ("label", "its"),
+    [
+        (f"site:{ID}", True),
+        (f"x:site:{ID}", False),  # the search by `site:<id>` may return it; its label only contains ours
+        (f"site:{ID}:x", False),
+        (None, False),
+    ],
+)
+def test_with_a_label_only_a_session_of_exactly_that_label_is_its_session(label, its):
+    assert is_its_session(LABELLED, Session(label, 0.0, None, None), "site") is its
+
+
+def test_without_a_label_any_label_of_this_deployment_naming_the_reservation_is_its_session():
+    assert is_its_session(RESERVATION, Session(f"x:shop:{ID}", 0.0, None, None), "shop")
+    assert not is_its_session(RESERVATION, Session(f"other:{ID}", 0.0, None, None), "shop")
+
+
+def test_verdicts_judge_the_looked_up_reservations_only_with_the_proof_of_the_listing():
+    expiry = LABELLED.token_expires_at
+    other = OpenReservation("f" * 32, 10, {}, CREATED, CREATED + 3720, label=f"site:{'f' * 32}")
+    returned = [Session(f"x:site:{ID}", CREATED + 60, CREATED + 120, 60_000)]  # a partial match only
+    proof = [
+        Session(f"site:{'a' * 32}", expiry + 5, None, None),
+        Session("elsewhere", expiry + 9, None, None),
+    ]
+
+    judged = verdicts([LABELLED, other], {ID: returned}, proof, "site", expiry + 100)
+
+    assert set(judged) == {ID}  # `other` was not looked up: no verdict
+    assert (judged[ID].used_minutes, judged[ID].session_found) == (0, False)
+    assert not verdicts([LABELLED], {ID: returned}, proof[1:], "site", expiry + 100)[ID].settles

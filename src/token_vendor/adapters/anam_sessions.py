@@ -1,9 +1,11 @@
-"""Anam's session list (docs/contract.md §11): `GET {base}/v1/sessions?search=...&perPage=100&page=n`, every
-page, read into the domain's `Session`s.
+"""Anam's session list (docs/contract.md §11): `GET {base}/v1/sessions?search=...&perPage=100&page=n`, read
+into the domain's `Session`s, two ways:
+- `find`: what a search by one token's whole label returns, every page of it (one, unless Anam's search
+  matches far more than the label: past MAX_FIND_PAGES it is not one token's sessions, and fails);
+- `latest`: the first page of a search by the prefix, the proof of a later session.
 
-Anam documents neither the order of `data` nor whether `search` matches part of a label, so every page is
-read (up to `meta.lastPage`) and the labels are judged by the caller. Anything but a whole, well-formed list
-is `SessionListFailed`: a pass that cannot see every page settles nothing.
+Anam documents neither the order of `data` nor whether `search` matches part of a label: the labels are
+judged by the caller. Anything but a whole, well-formed answer is `SessionListFailed`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from token_vendor.domain.reconciliation import Session, SessionListFailed
 
 SESSIONS_PATH = "/v1/sessions"
 PER_PAGE = 100
-MAX_PAGES = 500  # 50,000 sessions: past that the list is not this deployment's to read every 5 minutes
+# One token's sessions fit one page; a search by its whole label that returns more pages than this matches
+# other labels wholesale (a label that is a substring of many), and reading them would cost what the lookup
+# by label is meant to avoid.
+MAX_FIND_PAGES = 2
 ATTEMPTS = 3
 BACKOFF = Backoff(base_seconds=0.2, cap_seconds=2.0)
 
@@ -34,26 +39,30 @@ class AnamSessionList:
         base_url: str,
         *,
         session: requests.Session | None = None,
+        pool_size: int = 1,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.url = base_url + SESSIONS_PATH
-        self._session = session or new_session(self.url)
+        self._session = session or new_session(self.url, pool_size=pool_size)
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
 
-    def sessions(self, api_key: str, search: str, deadline: float) -> list[Session]:
+    def find(self, api_key: str, search: str, deadline: float) -> list[Session]:
         found: list[Session] = []
         page, last_page = 1, 1
         while page <= last_page:
             data, last_page = self._page(api_key, search, page, deadline)
+            if last_page > MAX_FIND_PAGES:
+                raise SessionListFailed(f"a lookup of {last_page} pages: more than {MAX_FIND_PAGES}")
             found.extend(data)
-            if last_page > MAX_PAGES:
-                raise SessionListFailed(f"{last_page} pages: more than {MAX_PAGES}")
             page += 1
         return found
+
+    def latest(self, api_key: str, search: str, deadline: float) -> list[Session]:
+        return self._page(api_key, search, 1, deadline)[0]
 
     def _page(self, api_key: str, search: str, page: int, deadline: float) -> tuple[list[Session], int]:
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}

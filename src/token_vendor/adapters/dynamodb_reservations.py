@@ -261,6 +261,7 @@ def _reservation(item: Mapping[str, Any]) -> OpenReservation | None:
             windows=windows,
             created_at=int(item["createdAt"]["N"]),
             token_expires_at=int(item["tokenExpiresAt"]["N"]),
+            # A record written before labels were kept has none: the pass then finds it by its id.
             label=label if isinstance(label, str) else None,
             pending=pending,
         )

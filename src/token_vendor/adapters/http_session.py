@@ -29,15 +29,16 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 MAX_IDLE_SECONDS = 50.0
 
 
-def new_session(url: str) -> requests.Session:
-    """One per execution environment and outside party, so warm invocations reuse the TCP/TLS connection."""
+def new_session(url: str, *, pool_size: int = 1) -> requests.Session:
+    """One per execution environment and outside party, so warm invocations reuse the TCP/TLS connection;
+    `pool_size` connections kept, for a caller that sends that many requests at once."""
     session = requests.Session()
     # The environment's proxy and CA bundle settings, read once: with trust_env, requests reads them again
     # (and ~/.netrc, whose credentials would replace the Bearer header) on every call, 0.1 ms of each.
     environment = session.merge_environment_settings(url, {}, None, None, None)
     session.proxies, session.verify = environment["proxies"], environment["verify"]
     session.trust_env = False
-    adapter = PooledAdapter(_tls_context(session.verify))
+    adapter = PooledAdapter(_tls_context(session.verify), pool_size)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -61,12 +62,12 @@ def _tls_context(verify: bool | str | None) -> ssl.SSLContext | None:
 
 
 class PooledAdapter(HTTPAdapter):
-    """One pooled connection, no urllib3-level retries (the caller's deadline-bounded loop owns retrying),
-    one TLS context for every connection, and no connection reused after MAX_IDLE_SECONDS idle."""
+    """Pooled connections (one unless told), no urllib3-level retries (the caller's deadline-bounded loop owns
+    retrying), one TLS context for every connection, and no connection reused after MAX_IDLE_SECONDS idle."""
 
-    def __init__(self, tls_context: ssl.SSLContext | None) -> None:
+    def __init__(self, tls_context: ssl.SSLContext | None, pool_size: int = 1) -> None:
         self._tls_context = tls_context
-        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+        super().__init__(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any

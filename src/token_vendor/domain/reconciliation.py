@@ -9,9 +9,12 @@ A reservation is settled once, by the first of three rules that applies:
 - its session ended: it used the session's minutes (rounded up per session), and gives back what it held
   beyond them, or adds the overrun;
 - its session is still running: wait;
-- no session carries its label, its token has expired, and the same listing holds a session of this
-  deployment that started after that expiry (the listing covers the time the token could have been used):
-  it used nothing, and everything it holds goes back. Without that proof: wait.
+- no session carries its label, its token has expired, and a listing of the prefix made after the lookup
+  holds a session of this deployment that started after that expiry (the listing covers the time the token
+  could have been used): it used nothing, and everything it holds goes back. Without that proof: wait.
+
+Each reservation is looked up by its own whole label (`search_for`), and only the sessions whose label is its
+label exactly count (`is_its_session`): Anam's `search` may match part of a label.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from typing import Protocol
 from token_vendor.domain.settlement import Outcome, Pending
 
 LABEL_SEPARATOR = ":"
+# A pass's lookups in flight at once (and the session list's pooled connections): enough to hide Anam's
+# latency, few enough not to look like a flood to it.
+LOOKUPS_AT_ONCE = 6
 _RESERVATION_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -81,8 +87,34 @@ class OpenReservation:
     windows: Mapping[str, int]
     created_at: int
     token_expires_at: int
+    # The whole clientLabel its token was minted with; None on a record written before labels were kept.
     label: str | None = None
     pending: Pending | None = None
+
+
+def search_for(reservation: OpenReservation, prefix: str) -> str:
+    """What the pass asks Anam's list for to find this reservation's sessions: its whole label, or, for a
+    record without one, the part every label of it ends with."""
+    return reservation.label or f"{prefix}{LABEL_SEPARATOR}{reservation.id}"
+
+
+def is_its_session(reservation: OpenReservation, session: Session, prefix: str) -> bool:
+    """Whether a session the search returned is this reservation's: its label exactly, or, for a record
+    without one, a label of this deployment naming this reservation."""
+    if reservation.label is not None:
+        return session.label == reservation.label
+    return reservation_id_of(session.label, prefix) == reservation.id
+
+
+def latest_start_of(listing: Iterable[Session], prefix: str) -> float | None:
+    """The latest start of a session of this deployment in a listing (another's, or an unlabelled one, proves
+    nothing about this deployment's sessions)."""
+    starts = [
+        session.started_at
+        for session in listing
+        if session.started_at is not None and reservation_id_of(session.label, prefix) is not None
+    ]
+    return max(starts, default=None)
 
 
 @dataclass(frozen=True)
@@ -103,7 +135,7 @@ def judge(
     reservation: OpenReservation, sessions: Sequence[Session], latest_start: float | None, now: float
 ) -> Verdict:
     """The verdict on one reservation, given the sessions that carry its label and the latest start of any
-    session of this deployment in the same listing."""
+    session of this deployment in a listing made after the lookup."""
     if sessions:
         minutes = [session.minutes for session in sessions]
         if any(used is None for used in minutes):
@@ -127,24 +159,33 @@ def adjustments(held: Mapping[str, int], used_minutes: int, reserved: int) -> di
     return changes
 
 
+def needs_proof(reservation: OpenReservation, sessions: Sequence[Session], now: float) -> bool:
+    """Whether the verdict on a reservation depends on a listing's proof: no session, token expired."""
+    return not sessions and now >= reservation.token_expires_at
+
+
 def verdicts(
-    reservations: Iterable[OpenReservation], sessions: Iterable[Session], prefix: str, now: float
+    reservations: Iterable[OpenReservation],
+    found: Mapping[str, Sequence[Session]],
+    listing: Iterable[Session],
+    prefix: str,
+    now: float,
 ) -> dict[str, Verdict]:
-    """Each reservation's verdict against one listing of this deployment's sessions."""
-    by_reservation: dict[str, list[Session]] = {}
-    starts: list[float] = []
-    for session in sessions:
-        reservation_id = reservation_id_of(session.label, prefix)
-        if reservation_id is None:
-            continue  # another deployment's, or a partial match of the search
-        by_reservation.setdefault(reservation_id, []).append(session)
-        if session.started_at is not None:
-            starts.append(session.started_at)
-    latest_start = max(starts, default=None)
+    """The verdict on each reservation that was looked up: `found` holds, by reservation id, what the search
+    by its label returned; `listing`, the sessions of the prefix listed after those searches (empty when no
+    verdict needs its proof). A reservation not in `found` gets none."""
+    latest = latest_start_of(listing, prefix)
     return {
-        reservation.id: judge(reservation, by_reservation.get(reservation.id, []), latest_start, now)
+        reservation.id: judge(
+            reservation, its_sessions(reservation, found[reservation.id], prefix), latest, now
+        )
         for reservation in reservations
+        if reservation.id in found
     }
+
+
+def its_sessions(reservation: OpenReservation, returned: Iterable[Session], prefix: str) -> list[Session]:
+    return [session for session in returned if is_its_session(reservation, session, prefix)]
 
 
 class SessionListFailed(Exception):
@@ -157,8 +198,13 @@ class SessionListFailed(Exception):
 
 
 class SessionList(Protocol):
-    def sessions(self, api_key: str, search: str, deadline: float) -> list[Session]:
-        """Every session Anam lists for `search`, all pages, by `deadline` (time.monotonic()); raises
+    def find(self, api_key: str, search: str, deadline: float) -> list[Session]:
+        """Every session Anam lists for `search` (a search by one token's label: a page, or a few), by
+        `deadline` (time.monotonic()); raises `SessionListFailed` otherwise, or when the search returns more
+        pages than one token's sessions could fill."""
+
+    def latest(self, api_key: str, search: str, deadline: float) -> list[Session]:
+        """The first page (the most Anam lists at once) of what Anam lists for `search`, by `deadline`; raises
         `SessionListFailed` otherwise."""
 
 
