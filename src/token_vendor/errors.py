@@ -95,8 +95,7 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.QUOTA_EXCEEDED: ErrorSpec(
         429,
-        "You have started as many sessions as this site allows for now. Try again after the time in "
-        "Retry-After.",
+        "You have started as many avatar sessions as this site allows for now. You can start another later.",
     ),
     ErrorCode.CONFIGURATION_ERROR: ErrorSpec(500, f"The token service is misconfigured. {_OPERATOR}"),
     ErrorCode.INTERNAL_ERROR: ErrorSpec(500, f"The token service failed unexpectedly. {_OPERATOR}"),
@@ -116,8 +115,7 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         retry_after="3",
     ),
     ErrorCode.BUDGET_EXHAUSTED: ErrorSpec(
-        503,
-        "This site has used all the avatar time it allows for now. Try again after the time in Retry-After.",
+        503, "This site has used all the avatar time it offers for now. Please come back later."
     ),
     ErrorCode.MINTING_PAUSED: ErrorSpec(
         503, "The site's operator has paused new avatar sessions. Try again later."

@@ -19,6 +19,8 @@ from token_vendor.domain.deadline import GIVE_BACK_SECONDS, give_back_steps
 from token_vendor.domain.records import ReservationRecord, ReservationRecords
 from token_vendor.domain.settlement import Outcome, give_back_changes, new_owner
 from token_vendor.domain.spend_guard import (
+    Added,
+    Counter,
     LedgerRefused,
     Limits,
     Reservation,
@@ -26,11 +28,15 @@ from token_vendor.domain.spend_guard import (
     budget_counters,
     caller_key,
     counters_for,
+    new_reservation_id,
     refusal,
+    remainder,
+    shortened,
 )
 from token_vendor.errors import TokenVendorError
 from token_vendor.observability import (
     REFUND_FAILURES,
+    TOKENS_SHORTENED,
     UNRECORDED_RESERVATIONS,
     count,
     logger,
@@ -65,17 +71,20 @@ class LedgerSpendGuard:
         deadline: float,
         reservation_id: str | None = None,
         label: str | None = None,
+        shortest_seconds: int | None = None,
     ) -> Reservation:
         counters = counters_for(caller_key(identity, hash_key), session_seconds, now, self._limits)
         # The writes end early enough to give back what some counters took if another refuses or fails.
         added = self._ledger.add(counters, deadline - GIVE_BACK_SECONDS)
+        if not added.complete and shortest_seconds is not None:
+            granted = self._remainder(counters, added, shortest_seconds, deadline - GIVE_BACK_SECONDS)
+            if granted is not None:
+                counters, added, session_seconds = granted
         if added.complete:
-            created = int(now.timestamp())
-            reservation = (
-                Reservation(counters, deadline, reservation_id, created, label)
-                if reservation_id
-                else Reservation(counters, deadline, created_at=created, label=label)
-            )
+            reservation = Reservation(
+                counters, deadline, reservation_id or new_reservation_id(), int(now.timestamp()), label,
+                session_seconds,
+            )  # fmt: skip
             self._start_record(reservation)
             return reservation
         if added.accepted:
@@ -95,6 +104,38 @@ class LedgerSpendGuard:
         if added.failure is not None:
             raise added.failure
         raise AssertionError("an incomplete reservation with no reason")
+
+    def _remainder(
+        self, counters: tuple[Counter, ...], added: Added, shortest_seconds: int, deadline: float
+    ) -> tuple[tuple[Counter, ...], Added, int] | None:
+        """When only budgets refused the cap and they still hold at least `shortest_seconds`, the token takes
+        what is left instead (docs/contract.md §12): the refusing budgets add the remainder (conditional, as
+        always: no budget goes over, however many ask at once), the accepting ones give the difference back.
+        The counters, what they did and the seconds granted; None when no remainder is granted."""
+        if not added.refused or added.paused is not False or added.failure is not None:
+            return None
+        if any(not counter.window.is_budget for counter in added.refused):
+            return None  # the caller's own limit refused: no remainder makes that right
+        try:
+            used = self._ledger.used(added.refused, deadline, consistent=True)
+        except TokenVendorError:
+            return None  # the refusal stands
+        minutes = remainder(added.refused, used, shortest_seconds)
+        if minutes is None:
+            return None
+        less = shortened(counters, minutes)
+        retry = [counter for counter in less if counter.key in {c.key for c in added.refused}]
+        taken = self._ledger.add(retry, deadline)
+        # The budgets that took the whole cap keep only the remainder: the difference goes back.
+        surplus = {c.key: minutes - c.amount for c in added.accepted if c.window.is_budget}
+        if taken.complete:
+            self._give_back(surplus, deadline)
+            count(TOKENS_SHORTENED)
+            accepted = tuple(c for c in less if c.key not in {r.key for r in retry}) + taken.accepted
+            return less, Added(paused=False, accepted=accepted), minutes * 60
+        # Somebody took the remainder first: everything this token took goes back, and the refusal stands.
+        self._give_back({**{c.key: -c.amount for c in taken.accepted}}, deadline)
+        return None
 
     def keep(self, reservation: Reservation, token_expires_at: int | None) -> None:
         if self._records is None:

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from token_vendor.domain.caller import Caller, require_authenticated
 from token_vendor.domain.deadline import GIVE_BACK_SECONDS, deadline_from
-from token_vendor.domain.persona import build_request_body, caller_values, session_seconds
+from token_vendor.domain.persona import (
+    build_request_body,
+    caller_values,
+    can_shorten,
+    session_seconds,
+    with_session_length,
+)
 from token_vendor.domain.reconciliation import client_label
 from token_vendor.domain.request import parse_token_request
 from token_vendor.domain.spend_guard import new_reservation_id
@@ -55,16 +61,21 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
 
     guard = get_guard()
     reservation = None
+    seconds = session_seconds(body, settings.max_session_length_seconds)
     if guard is not None:  # 429, 503
-        seconds = session_seconds(body, settings.max_session_length_seconds)
         reservation_id, label = new_reservation_id(), None
         if settings.reconciles:  # §11: the session this token starts is told apart by its label
             label = client_label(body.get("clientLabel"), settings.client_label_prefix, reservation_id)
             body = {**body, "clientLabel": label}
+        shortest = settings.shortest_session_seconds if can_shorten(body) else None
         reservation = guard.reserve(
             caller.identity, seconds, datetime.now(UTC), hash_key=credentials.api_key, deadline=deadline,
-            reservation_id=reservation_id, label=label,
+            reservation_id=reservation_id, label=label, shortest_seconds=shortest,
         )  # fmt: skip
+        if reservation.session_seconds is not None and reservation.session_seconds != seconds:
+            # §12: what a budget had left, instead of a refusal; the persona runs exactly that long.
+            seconds = reservation.session_seconds
+            body = with_session_length(body, seconds)
     # A reservation's give-back has its own time after the Anam call, however little the request has left.
     anam_deadline = deadline - GIVE_BACK_SECONDS if reservation is not None else deadline
     try:
@@ -79,4 +90,4 @@ def mint_session_token(http: HttpRequest, remaining_seconds: Callable[[], float]
     if guard is not None and reservation is not None:
         guard.keep(reservation, token.expires_epoch)
     count(TOKENS_ISSUED)
-    return token
+    return replace(token, max_session_length_seconds=seconds)

@@ -17,9 +17,10 @@ WARM_UPS = "WarmUps"
 WARM_UP_FAILURES = "WarmUpFailures"
 BUDGET_USED_PERCENT = "BudgetUsedPercent"  # dimension `budget`
 REFUND_FAILURES = "RefundFailures"  # a give-back not surely applied: counted high, or left for a later pass
-UNKNOWN_WRITES = (
-    "UnknownOutcomeWrites"  # a ledger write whose answer was lost: it may or may not have applied
-)
+# A ledger write whose answer was lost: it may or may not have applied.
+UNKNOWN_WRITES = "UnknownOutcomeWrites"
+# Minted for what a budget had left, shorter than the cap, instead of refused (docs/contract.md §12).
+TOKENS_SHORTENED = "TokensShortened"
 UNRECORDED_RESERVATIONS = "UnrecordedReservations"  # a token out without a record: its minutes stay reserved
 # The reconciliation pass (docs/contract.md §11), once per pass.
 RECONCILE_PASSES = "ReconcilePasses"

@@ -51,6 +51,7 @@ class Settings:
     trace_subsegments: bool = False
     reconcile_usage: bool | None = None  # None: on whenever a minutes budget is (docs/contract.md §11)
     client_label_prefix: str = DEFAULT_CLIENT_LABEL_PREFIX
+    min_session_seconds: int | None = None  # None: 120, or the cap when that is shorter (§12)
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -102,6 +103,7 @@ class Settings:
                 _label_prefix,
                 _label_prefix_or_default(environ.get("POWERTOOLS_SERVICE_NAME", "")),
             ),
+            min_session_seconds=read("MIN_SESSION_SECONDS", _positive_int, None),
         )
         problems.extend(settings._combination_problems())
         return cls(**{**settings.__dict__, "problems": tuple(problems)})
@@ -124,8 +126,27 @@ class Settings:
         set, and RECONCILE_USAGE not false."""
         return self.quota_table_name is not None and self.has_budget and self.reconcile_usage is not False
 
+    @property
+    def shortest_session_seconds(self) -> int:
+        """The least a budget's remainder may grant (§12): MIN_SESSION_SECONDS, else 120 s or the cap."""
+        if self.min_session_seconds is not None:
+            return self.min_session_seconds
+        return min(120, self.max_session_length_seconds or 120)
+
     def _combination_problems(self) -> list[str]:
         """Settings that are each valid but cannot work together (docs/contract.md §2)."""
+        return self._budget_problems() + self._remainder_problems()
+
+    def _remainder_problems(self) -> list[str]:
+        problems = []
+        low = self.min_session_seconds
+        if low is not None and (low < 60 or (self.max_session_length_seconds or low) < low):
+            problems.append(
+                f"MIN_SESSION_SECONDS={low} must be at least 60 and at most MAX_SESSION_LENGTH_SECONDS"
+            )
+        return problems
+
+    def _budget_problems(self) -> list[str]:
         cap = self.max_session_length_seconds
         if self.has_budget and cap is None:
             return [

@@ -75,7 +75,9 @@ def test_a_visitor_gets_its_hourly_tokens_then_429_until_the_hour_ends(
     assert [function.post(source_ip=VISITOR).status for _ in range(2)] == [200, 200]
     answer = function.post(source_ip=VISITOR)
     assert_refused(answer, 429, "quota_exceeded", seconds_to_next_hour())
-    assert "Try again after the time in Retry-After" in answer.json()["error"]
+    # Spoken to the visitor, who is told when by the page, never about a header.
+    assert "Retry-After" not in answer.json()["error"]
+    assert "later" in answer.json()["error"]
     assert len(anam.requests) == 2
 
 

@@ -78,34 +78,45 @@ def _guard(endpoint_url: str, limits: Limits) -> LedgerSpendGuard:
     )
 
 
-def _reserve(guard: LedgerSpendGuard, identity: str) -> str:
+def _reserve(guard: LedgerSpendGuard, identity: str, shortest_seconds: int | None) -> str:
     try:
         reservation = guard.reserve(
-            identity, 600, datetime.now(UTC), hash_key=HASH_KEY, deadline=time.monotonic() + 30
-        )
+            identity, 600, datetime.now(UTC), hash_key=HASH_KEY, deadline=time.monotonic() + 30,
+            shortest_seconds=shortest_seconds,
+        )  # fmt: skip
     except TokenVendorError as err:
         return str(err.code)
     guard.keep(reservation, None)
-    return "minted"
+    return "minted" if reservation.session_seconds == 600 else f"minted {reservation.session_seconds} s"
 
 
 def _environment(
-    endpoint_url: str, limits: Limits, identities: list[str], barrier: Barrier, results: Any
+    endpoint_url: str,
+    limits: Limits,
+    identities: list[str],
+    barrier: Barrier,
+    results: Any,
+    shortest_seconds: int | None,
 ) -> None:
     guard = _guard(endpoint_url, limits)
     barrier.wait()
     with ThreadPoolExecutor(max_workers=len(identities)) as requests:
-        for outcome in requests.map(lambda identity: _reserve(guard, identity), identities):
+        for outcome in requests.map(lambda identity: _reserve(guard, identity, shortest_seconds), identities):
             results.put(outcome)
 
 
-def race(endpoint_url: str, limits: Limits, environments: list[list[str]]) -> list[str]:
-    """Each inner list is one environment (process) and the callers whose requests it serves at once."""
+def race(
+    endpoint_url: str, limits: Limits, environments: list[list[str]], shortest_seconds: int | None = None
+) -> list[str]:
+    """Each inner list is one environment (process) and the callers whose requests it serves at once;
+    `shortest_seconds`: a budget's remainder may be granted down to that (docs/contract.md §12)."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(len(environments))
     results = context.Queue()
     processes = [
-        context.Process(target=_environment, args=(endpoint_url, limits, identities, barrier, results))
+        context.Process(
+            target=_environment, args=(endpoint_url, limits, identities, barrier, results, shortest_seconds)
+        )
         for identities in environments
     ]
     for process in processes:
@@ -155,3 +166,15 @@ def test_processes_racing_for_the_last_budget_minutes_mint_exactly_as_many_as_fi
     outcomes = race(proxy, limits, [[f"198.51.100.{n}"] for n in range(6)])
     assert outcomes == ["budget_exhausted"] * 3 + ["minted"] * 3
     assert budgets_used(engine) == {"month": 30}
+
+
+def test_processes_racing_for_a_budgets_remainder_share_it_once_and_never_go_over(
+    table: tuple[str, str],
+) -> None:
+    # 25 minutes: two tokens of 10, then one shortened to the 5 left; six visitors ask at once.
+    engine, proxy = table
+    clear_of_a_window_end()
+    limits = Limits(caller_sessions_per_hour=0, caller_sessions_per_day=0, monthly_session_minutes=25)
+    outcomes = race(proxy, limits, [[f"198.51.100.{n}"] for n in range(6)], shortest_seconds=120)
+    assert outcomes == ["budget_exhausted"] * 3 + ["minted"] * 2 + ["minted 300 s"]
+    assert budgets_used(engine) == {"month": 25}

@@ -67,6 +67,3 @@ class FakeReservationBook:
                 else:
                     outcomes[key] = Outcome.DECLINED
             return outcomes
-
-    def used(self, counters: object, deadline: float) -> Mapping[str, int]:
-        return dict(self.counters)

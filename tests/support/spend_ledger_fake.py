@@ -63,7 +63,9 @@ class FakeSpendLedger:
                     outcomes[key] = Outcome.DECLINED
             return outcomes
 
-    def used(self, counters: Sequence[Counter], deadline: float) -> Mapping[str, int]:
+    def used(
+        self, counters: Sequence[Counter], deadline: float, *, consistent: bool = False
+    ) -> Mapping[str, int]:
         with self._lock:
             self.deadlines.append(deadline)
             if self.failing:

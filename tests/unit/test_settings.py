@@ -135,3 +135,19 @@ def test_a_session_cap_that_just_fits_the_budget_is_fine():
         {**REQUIRED, "MAX_SESSION_LENGTH_SECONDS": "600", "DAILY_SESSION_MINUTES": "10"}
     )
     assert settings.problems == ()
+
+
+@pytest.mark.parametrize(("cap", "shortest"), [(None, 120), ("600", 120), ("90", 90)])
+def test_the_shortest_remainder_is_two_minutes_or_the_cap_when_that_is_shorter(cap, shortest):
+    environ = {**REQUIRED, **({"MAX_SESSION_LENGTH_SECONDS": cap} if cap else {})}
+    assert Settings.from_environ(environ).shortest_session_seconds == shortest
+
+
+@pytest.mark.parametrize("value", ["59", "601"])
+def test_a_shortest_session_below_a_minute_or_above_the_cap_is_a_configuration_error(value):
+    settings = Settings.from_environ(
+        {**REQUIRED, "MAX_SESSION_LENGTH_SECONDS": "600", "MIN_SESSION_SECONDS": value}
+    )
+    with pytest.raises(TokenVendorError) as caught:
+        settings.require_valid()
+    assert "MIN_SESSION_SECONDS" in caught.value.detail

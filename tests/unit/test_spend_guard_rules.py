@@ -10,10 +10,12 @@ import pytest
 
 from token_vendor.domain.spend_guard import (
     KEEP_AFTER_END,
+    Counter,
     Limits,
     Window,
     caller_key,
     counters_for,
+    remainder,
     session_minutes,
 )
 
@@ -62,3 +64,31 @@ def test_the_caller_is_keyed_by_an_hmac_that_needs_the_key_and_never_holds_the_i
     assert key == caller_key(CALLER, HASH_KEY)
     assert key != caller_key(CALLER, "another-key")
     assert key != caller_key("203.0.113.8", HASH_KEY)
+
+
+def budget(key: str, limit: int, cap_minutes: int = 10) -> Counter:
+    return Counter(Window.MONTHLY_BUDGET, key, cap_minutes, limit, NOW, 0)
+
+
+@pytest.mark.parametrize(
+    ("limits_and_used", "shortest_seconds", "granted"),
+    [
+        ({"month": (25, 20)}, 120, 5),  # 5 minutes left of a 10-minute cap: granted
+        ({"month": (25, 20), "day": (100, 98)}, 120, 2),  # the tighter budget decides
+        ({"month": (25, 20)}, 360, None),  # 5 minutes left, 6 asked at least: refused
+        ({"month": (25, 25)}, 60, None),  # nothing left
+        ({"month": (25, 26)}, 60, None),  # a count read high: nothing left, never a negative grant
+        ({"month": (100, 10)}, 60, None),  # a whole cap left: no remainder to grant
+    ],
+)
+def test_a_remainder_is_the_least_any_refusing_budget_has_left_when_it_is_long_enough(
+    limits_and_used, shortest_seconds, granted
+):
+    refused = [budget(key, limit) for key, (limit, _) in limits_and_used.items()]
+    used = {key: held for key, (_, held) in limits_and_used.items()}
+    assert remainder(refused, used, shortest_seconds) == granted
+
+
+def test_a_caller_limit_is_never_answered_with_a_remainder():
+    hour = Counter(Window.CALLER_HOUR, "caller#x#hour", 1, 10, NOW, 0)
+    assert remainder([hour], {"caller#x#hour": 10}, 60) is None

@@ -75,13 +75,16 @@ class DynamoDbLedger:
         writes = {key: pool.submit(self._change, key, change, deadline) for key, change in changes.items()}
         return {key: write.result() for key, write in writes.items()}
 
-    def used(self, counters: Sequence[Counter], deadline: float) -> Mapping[str, int]:
+    def used(
+        self, counters: Sequence[Counter], deadline: float, *, consistent: bool = False
+    ) -> Mapping[str, int]:
         """The counts, by key: one BatchGetItem, its UnprocessedKeys asked again until the deadline."""
         pending: dict[str, Any] = {
             self._table.name: {
                 "Keys": [{KEY: {"S": counter.key}} for counter in counters],
                 "ProjectionExpression": "#key, #used",
                 "ExpressionAttributeNames": {"#key": KEY, "#used": USED},
+                "ConsistentRead": consistent,
             }
         }
         found: dict[str, int] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -14,9 +15,11 @@ ALLOW = "POST, OPTIONS"
 
 
 def token_response(token: SessionToken) -> Response[str]:
-    body: dict[str, str] = {"sessionToken": token.token}
+    body: dict[str, str | int] = {"sessionToken": token.token}
     if token.expires_at:
         body["expiresAt"] = token.expires_at
+    if token.max_session_length_seconds is not None:
+        body["maxSessionLengthSeconds"] = token.max_session_length_seconds
     return _json(200, body)
 
 
@@ -33,7 +36,7 @@ def preflight_response() -> Response[str]:
     return Response(status_code=204, body="", headers={})
 
 
-def _json(status: int, body: dict[str, str]) -> Response[str]:
+def _json(status: int, body: Mapping[str, str | int]) -> Response[str]:
     return Response(
         status_code=status, content_type=JSON, body=json.dumps(body, separators=(",", ":")), headers={}
     )

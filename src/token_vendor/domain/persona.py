@@ -124,6 +124,17 @@ def session_seconds(body: Mapping[str, Any], max_session_length_seconds: int | N
     return limit if isinstance(limit, int) else max_session_length_seconds
 
 
+def can_shorten(body: Mapping[str, Any]) -> bool:
+    """Whether the function can set the session's length: an ephemeral persona's, never a saved one's (whose
+    limit is set in Anam Lab, and which Anam reads nothing next to)."""
+    return "personaId" not in body["personaConfig"]
+
+
+def with_session_length(body: Mapping[str, Any], seconds: int) -> dict[str, Any]:
+    """A copy of `body` whose ephemeral persona runs at most `seconds` (a budget's remainder, §12)."""
+    return {**body, "personaConfig": {**body["personaConfig"], "maxSessionLengthSeconds": seconds}}
+
+
 def merge_prompt(
     system_prompt: str | None, prompt: str, variables: Mapping[str, str] | None = None
 ) -> str | None:

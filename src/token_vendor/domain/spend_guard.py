@@ -20,7 +20,7 @@ import hmac
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -95,6 +95,7 @@ class Reservation:
     id: str = field(default_factory=new_reservation_id)
     created_at: int = 0  # epoch seconds
     label: str | None = None
+    session_seconds: int | None = None  # the session's cap this reservation paid for (§12: maybe shortened)
 
     @property
     def budget_windows(self) -> dict[str, int]:
@@ -136,8 +137,10 @@ class SpendLedger(Protocol):
         """Add each change (counter key -> amount; negative: give back) to its counter, all at once, each sent
         once unless it surely did not apply (domain/settlement.py); never raises. Each change's outcome."""
 
-    def used(self, counters: Sequence[Counter], deadline: float) -> Mapping[str, int]:
-        """The counts held now, by key (absent: 0)."""
+    def used(
+        self, counters: Sequence[Counter], deadline: float, *, consistent: bool = False
+    ) -> Mapping[str, int]:
+        """The counts held now, by key (absent: 0); `consistent`: a strongly consistent read."""
 
 
 class SpendGuard(Protocol):
@@ -151,11 +154,14 @@ class SpendGuard(Protocol):
         deadline: float,
         reservation_id: str | None = None,
         label: str | None = None,
+        shortest_seconds: int | None = None,
     ) -> Reservation:
         """Reserve a token for `identity` (docs/contract.md §8), or raise the refusal (TokenVendorError).
 
         `session_seconds`: the token's session length cap (None: none, allowed only without budgets);
-        `hash_key`: what the caller's HMAC is keyed with (the Anam API key); `deadline`: time.monotonic()."""
+        `hash_key`: what the caller's HMAC is keyed with (the Anam API key); `deadline`: time.monotonic();
+        `shortest_seconds`: when set, a budget with less than the cap left but at least this many seconds
+        grants what is left instead of refusing (the reservation's `session_seconds`: what it paid for)."""
 
     def release(self, reservation: Reservation) -> None:
         """Give a reservation back: the token never reached the caller. Never raises: a failure is logged,
@@ -209,6 +215,24 @@ def counters_for(
         Counter(window, key, amount, limit, ends_at, int((ends_at + KEEP_AFTER_END).timestamp()))
         for window, key, amount, limit, ends_at in candidates
         if limit is not None
+    )
+
+
+def remainder(refused: Sequence[Counter], used: Mapping[str, int], shortest_seconds: int) -> int | None:
+    """The whole minutes the budgets that refused a token's cap still hold, when that is at least
+    `shortest_seconds` (docs/contract.md §12): what the token may be shortened to instead of refused; else
+    None. `refused`: those budgets' counters (their amount the cap); `used`: what each holds now."""
+    if not refused or not all(counter.window.is_budget for counter in refused):
+        return None
+    left = min(counter.limit - used.get(counter.key, 0) for counter in refused)
+    cap = min(counter.amount for counter in refused)
+    return left if left * 60 >= shortest_seconds and 0 < left < cap else None
+
+
+def shortened(counters: Sequence[Counter], minutes: int) -> tuple[Counter, ...]:
+    """The token's counters with each budget's amount `minutes` (a remainder); the caller's unchanged."""
+    return tuple(
+        replace(counter, amount=minutes) if counter.window.is_budget else counter for counter in counters
     )
 
 

@@ -27,6 +27,7 @@ class Credentials:
 class SessionToken:
     token: str
     expires_at: str | None  # ISO 8601 UTC, as the answer carries it
+    max_session_length_seconds: int | None = None  # the session's cap, for the page's countdown (§3)
 
     @property
     def expires_epoch(self) -> int | None:
