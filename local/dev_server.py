@@ -48,6 +48,9 @@ EXIT_CANNOT_START = 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Started from a background shell or `nohup`, the process inherits SIGINT ignored, and Python keeps it so:
+    # Ctrl-C (and a test's stop) would then do nothing. Ctrl-C always ends the server here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return _serve(args)

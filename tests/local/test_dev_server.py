@@ -198,6 +198,18 @@ def test_the_dev_server_shuts_down_cleanly(signum: int) -> None:
     assert "Traceback" not in "\n".join(server.stderr)
 
 
+def test_ctrl_c_stops_a_dev_server_started_with_sigint_ignored() -> None:
+    # A background job of a non-interactive shell, or `nohup`, starts its commands with SIGINT ignored;
+    # Python then leaves it ignored, and neither Ctrl-C nor a test's stop would end the server.
+    server = DevServer(sigint_ignored=True)
+    server.wait_until_serving()
+
+    code = server.stop(signal.SIGINT, timeout=10)
+
+    assert code == 0
+    assert "Traceback" not in "\n".join(server.stderr)
+
+
 def sign_in_token(claims: object) -> str:
     encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     return f"Bearer eyJhbGciOiJub25lIn0.{encoded}.c2ln"
