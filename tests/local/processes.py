@@ -52,9 +52,7 @@ def _ignore_sigint() -> None:
 class DevServer:
     """`python -m local.dev_server` in the background, its output collected line by line."""
 
-    def __init__(
-        self, *args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False
-    ) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False) -> None:
         """`sigint_ignored`: started as from a background shell or `nohup`, which hand it SIGINT ignored."""
         self.port = free_port()
         self.process = subprocess.Popen(
