@@ -223,6 +223,19 @@ function describe(watch) {
   ].join('\n');
 }
 
+/**
+ * Start well inside one UTC hour: the spend guard counts a caller's tokens per hour, so a case that spends
+ * them all and then expects the 429 must not straddle the hour's end (as tests/support/dynamodb_engines.py's
+ * clear_of_a_window_end does for the Python tests).
+ */
+async function clearOfAnHourEnd(marginMs = 15000) {
+  const hourMs = 3600 * 1000;
+  const left = hourMs - (Date.now() % hourMs);
+  if (left < marginMs) {
+    await new Promise((resolve) => setTimeout(resolve, left + 1000));
+  }
+}
+
 /** A sign-in token as an identity provider's JWT looks (make dev does not verify its signature). */
 function unsignedJwt(claims) {
   const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -440,6 +453,7 @@ test("a visitor past the spend guard's hourly limit: make dev's own 429, with wh
   // that this case spends no other case's quota: the caller is the token's sub, not 127.0.0.1.
   const signIn = unsignedJwt({ sub: 'visitor-over-quota' });
   await onPage('quota-exceeded', {}, async (watch) => {
+    await clearOfAnHourEnd();
     await watch.page.evaluate(
       async ({ url, token, count }) => {
         for (let i = 0; i < count; i += 1) {
