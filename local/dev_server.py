@@ -36,6 +36,8 @@ from local.log_format import use_compact_format
 from local.world import EmulationError, EmulationOptions, load_handler, start
 
 ROUTE = "/session-token"
+# Where a page says its session ended (contract §12): the API's second path, which reaches the function too.
+SESSION_ENDED_ROUTE = "/session-ended"
 EXIT_CANNOT_START = 2
 
 
@@ -152,7 +154,7 @@ class _DevHandler(LocalRequestHandler):
             self.close_connection = True
             self.send_json(400, {"message": "Bad Request"})
             return 400
-        if path == ROUTE:
+        if path in (ROUTE, SESSION_ENDED_ROUTE):
             return self._invoke(path, query, body)
         if path == reconcile.ROUTE and self.command == "POST":  # `make reconcile`
             return reconcile.answer(self, self.server.owner)

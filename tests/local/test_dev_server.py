@@ -167,6 +167,20 @@ def test_nothing_but_the_built_pages_own_files_is_served(url: str, path: str) ->
     assert (answer.status_code, answer.json()) == (404, {"message": "Not Found"})
 
 
+def test_the_session_ended_path_reaches_the_function(dev_server: DevServer, url: str) -> None:
+    # What the page's beacon sends (contract §12): the API routes both paths to the function.
+    answer = requests.post(
+        url.replace("/session-token", "/session-ended"),
+        data="a-handle",
+        headers={"Content-Type": "text/plain;charset=UTF-8"},
+        timeout=30,
+    )
+
+    # The function's answer: 204 once it takes handles, its own JSON error until then; never the gateway's 404.
+    assert answer.status_code == 204 or "requestId" in answer.json(), answer.text
+    assert dev_server.wait_for_line(re.compile(r"^POST /session-ended \d{3} \d+ ms$"))
+
+
 def test_other_paths_get_api_gateways_404(url: str) -> None:
     answer = requests.post(url.replace("/session-token", "/other"), timeout=30)
 
