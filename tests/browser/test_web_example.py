@@ -3,8 +3,8 @@
 docs/local-development.md tells a person to run `make dev` and open the "Example page" URL it prints; this
 test does exactly that (`make dev` builds the page and its own venv when needed), then runs the browser side,
 examples/web/tests/e2e.test.mjs (node's test runner and playwright-core driving Debian's chromium, with the
-real @anam-ai/js-sdk bundled into the page): the offline success state, each error state a person can meet, the
-limits a visitor waits out (the waiting room of sessions_busy), a session's countdown and its end beacon.
+real @anam-ai/js-sdk bundled into the page): the offline success state, each error state a person can meet,
+the limits a visitor waits out (the waiting room of sessions_busy), a session's countdown and its end beacon.
 A second dev server, whose Anam stand-in issues legacy tokens, serves the SDK's migration error.
 Screenshots of the cases that fail are kept in test-artifacts/browser/.
 

@@ -176,7 +176,7 @@ def test_the_session_ended_path_reaches_the_function(dev_server: DevServer, url:
         timeout=30,
     )
 
-    # The function's answer: 204 once it takes handles, its own JSON error until then; never the gateway's 404.
+    # The function's answer: 204 once it takes handles, its own JSON error until then; not the gateway's 404.
     assert answer.status_code == 204 or "requestId" in answer.json(), answer.text
     assert dev_server.wait_for_line(re.compile(r"^POST /session-ended \d{3} \d+ ms$"))
 
