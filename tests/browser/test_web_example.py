@@ -2,7 +2,7 @@
 
 docs/local-development.md tells a person to run `make dev` and open the "Example page" URL it prints; this
 test does exactly that (`make dev` builds the page and its own venv when needed), then runs the browser side,
-examples/web/tests/e2e.test.mjs (node's test runner and playwright-core driving Debian's chromium, with the
+examples/web/tests/*.test.mjs (node's test runner and playwright-core driving Debian's chromium, with the
 real @anam-ai/js-sdk bundled into the page): the offline success state, each error state a person can meet,
 the limits a visitor waits out (the waiting room of sessions_busy), a session's countdown and its end beacon.
 A second dev server, whose Anam stand-in issues legacy tokens, serves the SDK's migration error.
@@ -42,6 +42,8 @@ SCREENSHOTS = REPO / "test-artifacts" / "browser"
 START_TIMEOUT_SECONDS = 300
 NODE_TEST_TIMEOUT_SECONDS = 300
 CASES = 19
+# One file at a time: each runs a Chromium of its own, and two at once on a small machine would crowd it.
+NODE_TESTS = ["--test-concurrency=1", "tests/e2e.test.mjs", "tests/waits-and-sessions.test.mjs"]
 
 SERVING = re.compile(r"Serving (http://127\.0\.0\.1:\d+/session-token)")
 PAGE = re.compile(r"Example page: (http://127\.0\.0\.1:\d+/)")
@@ -171,7 +173,7 @@ def test_the_page_make_dev_prints_works_in_headless_chromium() -> None:
             }
             try:
                 done = subprocess.run(
-                    [node, "--test", "--test-reporter=spec", "tests/e2e.test.mjs"],
+                    [node, "--test", "--test-reporter=spec", *NODE_TESTS],
                     cwd=WEB,
                     env=node_env,
                     capture_output=True,
