@@ -126,11 +126,24 @@ const sessionCountdown = new Countdown(ui.sessionCountdown, (left) =>
   left ? `Time left in this session: ${clock(left)}` : "This session has reached its time limit.",
 );
 // The waiting room: when the count-down ends, the page asks again by itself.
-const retryCountdown = new Countdown(
-  ui.waitCountdown,
-  (left) => `Trying again in ${left} s…`,
-  () => void start(promptFromForm()),
-);
+const retryCountdown = new Countdown(ui.waitCountdown, (left) => `Trying again in ${left} s…`, retryNow);
+let humanCheckWait = null; // the waiting room's retry, held until the human check has a new token
+
+function retryNow() {
+  humanCheckWait = null;
+  if (config.turnstileSiteKey && !humanCheck.token) {
+    ui.waitCountdown.textContent = 'Trying again as soon as the human check is done…';
+    humanCheckWait = setTimeout(retryNow, 250);
+    return;
+  }
+  void start(promptFromForm());
+}
+
+function cancelRetry() {
+  retryCountdown.stop();
+  clearTimeout(humanCheckWait);
+  humanCheckWait = null;
+}
 
 /** An error answer (or no usable answer) from the token endpoint. */
 class EndpointError extends Error {
@@ -151,12 +164,14 @@ function setState(state, text = STATE_TEXT[state]) {
   const busy = state === 'fetching-token' || state === 'connecting';
   const live = state === 'connecting' || state === 'connected' || state === 'streaming';
   ui.start.disabled = busy || live;
-  ui.stop.disabled = !live && !(state === 'offline-ready' && offlineSessionId) && !retryCountdown.running;
+  const retrying = retryCountdown.running || humanCheckWait !== null;
+  ui.stop.disabled = !live && !(state === 'offline-ready' && offlineSessionId) && !retrying;
   if (state !== 'error') {
     ui.error.hidden = true;
   }
   if (state !== 'waiting') {
     ui.wait.hidden = true;
+    cancelRetry();
     retryCountdown.hide();
   }
   if (!SESSION_STATES.includes(state)) {
@@ -351,7 +366,7 @@ function describeSdkError(err) {
 
 async function start(prompt) {
   stopping = false;
-  retryCountdown.stop();
+  cancelRetry();
   endSession('a new session'); // the page holds one session at a time
   ui.tokenInfo.hidden = true;
   if (config.turnstileSiteKey && !humanCheck.token) {
@@ -430,7 +445,7 @@ async function start(prompt) {
 
 async function stop() {
   stopping = true;
-  retryCountdown.stop();
+  cancelRetry();
   endSession('stop');
   const current = client;
   client = null;

@@ -55,17 +55,24 @@ export const TURNSTILE_SCRIPT = 'https://challenges.cloudflare.com/turnstile/v0/
 // Cloudflare's documented test site key (always passes) and the dummy token its test keys produce.
 export const TURNSTILE_TEST_SITE_KEY = '1x00000000000000000000AA';
 export const TURNSTILE_TEST_TOKEN = 'XXXX.DUMMY.TOKEN.XXXX';
-// A stand-in for Turnstile's api.js: renders a box and hands the page the dummy token, as the real widget does.
-export const TURNSTILE_STAND_IN = `
+// A stand-in for Turnstile's api.js: renders a box and hands the page the dummy token, as the real widget does,
+// and a new one `solveMs` after each reset (the real widget solves its challenge again).
+export function turnstileStandIn(solveMs = 0) {
+  return `
   window.turnstile = {
     render(element, options) {
       element.textContent = 'Turnstile (test stand-in)';
       element.dataset.sitekey = options.sitekey;
-      setTimeout(() => options.callback(${JSON.stringify(TURNSTILE_TEST_TOKEN)}), 0);
+      this.solve = (delay) => setTimeout(() => options.callback(${JSON.stringify(TURNSTILE_TEST_TOKEN)}), delay);
+      this.solve(0);
       return 'widget-1';
     },
-    reset() {},
+    reset() {
+      this.solve(${Number(solveMs)});
+    },
   };`;
+}
+export const TURNSTILE_STAND_IN = turnstileStandIn();
 
 let browser;
 

@@ -11,11 +11,15 @@ import {
   PAGE_URL,
   SESSION_ENDED_URL,
   STEP_TIMEOUT_MS,
+  TURNSTILE_SCRIPT,
+  TURNSTILE_TEST_SITE_KEY,
+  TURNSTILE_TEST_TOKEN,
   describe,
   onPage,
   postTo,
   shown,
   startAndSettle,
+  turnstileStandIn,
   unsignedJwt,
   waitForState,
 } from './harness.mjs';
@@ -138,6 +142,36 @@ test('sessions_busy is a waiting room: how long, a visible count-down, then the 
       describe(watch),
     );
     assert.equal((await shown(page)).waitVisible, false);
+  });
+});
+
+test('with the human check on, the waiting room tries again once the check has given a new token', async () => {
+  const options = {
+    query: { turnstileSiteKey: TURNSTILE_TEST_SITE_KEY },
+    fakes: { [TURNSTILE_SCRIPT]: turnstileStandIn(2500) }, // a new token 2.5 s after each use
+  };
+  await onPage('waiting-room-human-check', options, async (watch) => {
+    const { page } = watch;
+    const bodies = [];
+    await page.route(ENDPOINT_URL, async (route) => {
+      bodies.push(route.request().postDataJSON());
+      if (bodies.length === 1) {
+        await route.fulfill(busyAnswer('1'));
+      } else {
+        await route.continue();
+      }
+    });
+    await page.locator('#turnstile[data-sitekey]').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.waitForTimeout(100); // the stand-in's first token
+    await page.click('#start');
+    await waitForState(watch, 'waiting');
+
+    // The count-down is over before the check has a new token: the page waits for it, then asks.
+    await page.locator('#wait-countdown', { hasText: 'human check' }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    assert.equal(bodies.length, 1, describe(watch));
+    await waitForState(watch, 'offline-ready');
+    assert.deepEqual(bodies, [{ turnstileToken: TURNSTILE_TEST_TOKEN }, { turnstileToken: TURNSTILE_TEST_TOKEN }]);
+    assert.ok(!watch.states.includes('error'), describe(watch));
   });
 });
 
