@@ -22,32 +22,30 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
+from local import dev_server_options as options
 from local import reconcile, web_page
 from local.edge_proxy import EdgeProxy
 from local.execution_environment import ExecutionEnvironment
 from local.http_api_event import http_api_event, http_response
+from local.http_body import UnreadableBody
 from local.http_plumbing import Headers, LocalHTTPServer, LocalRequestHandler
 from local.log_format import use_compact_format
-from local.standins.anam_rules import TOKEN_TYPES
-from local.world import (
-    DEFAULT_PERSONA_PATH,
-    EmulationError,
-    EmulationOptions,
-    load_handler,
-    start,
-)
+from local.world import EmulationError, EmulationOptions, load_handler, start
 
 ROUTE = "/session-token"
-DEFAULT_ALLOWED_ORIGINS = "http://localhost:5173,http://127.0.0.1:5173"
+# Where a page says its session ended (contract §12): the API's second path, which reaches the function too.
+SESSION_ENDED_ROUTE = "/session-ended"
 EXIT_CANNOT_START = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = options.parser().parse_args(argv)
+    # Started from a background shell or `nohup`, the process inherits SIGINT ignored, and Python keeps it so:
+    # Ctrl-C (and a test's stop) would then do nothing. Ctrl-C always ends the server here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return _serve(args)
@@ -136,78 +134,35 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m local.dev_server",
-        description="Serve the handler locally. Offline Anam stand-in unless ANAM_API_KEY is set.",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=3000, help="port to listen on (default: %(default)s)")
-    parser.add_argument(
-        "--allowed-origins",
-        default=os.environ.get("ALLOWED_ORIGINS") or DEFAULT_ALLOWED_ORIGINS,
-        help="the function's ALLOWED_ORIGINS (default: $ALLOWED_ORIGINS, else %(default)s)",
-    )
-    parser.add_argument(
-        "--persona",
-        type=Path,
-        default=DEFAULT_PERSONA_PATH,
-        help="persona JSON seeded into the emulated SSM parameter (default: local/persona.example.json)",
-    )
-    parser.add_argument(
-        "--aws",
-        action="store_true",
-        help="use real AWS (usual credential chain) instead of the emulation; nothing is seeded",
-    )
-    parser.add_argument("--secret-id", help="Secrets Manager secret (default: $ANAM_API_KEY_SECRET_ID)")
-    parser.add_argument("--parameter-name", help="SSM parameter (default: $PERSONA_PARAMETER_NAME)")
-    parser.add_argument(
-        "--stub-token-type",
-        choices=TOKEN_TYPES,
-        help="make the offline Anam stand-in mint this type of token (e.g. legacy, to test the browser)",
-    )
-    parser.add_argument(
-        "--stub-port", type=int, default=0, help="port of the offline Anam stand-in (default: any free one)"
-    )
-    parser.add_argument(
-        "--no-guard",
-        action="store_true",
-        help="no spend guard (by default it runs against an emulated table, as deployed: 10 tokens an hour)",
-    )
-    parser.add_argument(
-        "--behind-cloudfront",
-        action="store_true",
-        help="put a simulated CloudFront in front (TRUSTED_PROXY=cloudfront): direct requests then get 403",
-    )
-    parser.add_argument(
-        "--edge-port", type=int, default=0, help="port of the simulated CloudFront (default: any free one)"
-    )
-    parser.add_argument(
-        "--log-format",
-        choices=("human", "json"),
-        default="human",
-        help="the function's logs: a short line each, or JSON and EMF as in AWS (default: %(default)s)",
-    )
-    return parser
-
-
 class _DevHandler(LocalRequestHandler):
     def respond(self) -> None:
         started = time.perf_counter()
         url = urlsplit(self.path)
-        body = self.read_body()
-        if url.path == ROUTE:
-            status = self._invoke(url.path, url.query, body)
-        elif url.path == reconcile.ROUTE and self.command == "POST":  # `make reconcile`
-            status = reconcile.answer(self, self.server.owner)
-        elif self.command in ("GET", "HEAD") and (status := self._serve_page(url.path)):
+        status = self._answer(url.path, url.query)
+        if status is None:
             return  # the page's own files are not worth a log line each
-        else:
-            # API Gateway's own answer for a route the API does not have.
-            status = 404
-            self.send_json(status, {"message": "Not Found"})
         elapsed_ms = (time.perf_counter() - started) * 1000
         print(f"{self.command} {url.path} {status} {elapsed_ms:.0f} ms", flush=True)
+
+    def _answer(self, path: str, query: str) -> int | None:
+        """Answer the request; its status, or None for one of the page's files."""
+        try:
+            body = self.read_body()
+        except UnreadableBody:
+            # API Gateway answers such a request itself; the function never sees it. Where the body ends is
+            # unknown, so nothing more can be read from this connection.
+            self.close_connection = True
+            self.send_json(400, {"message": "Bad Request"})
+            return 400
+        if path in (ROUTE, SESSION_ENDED_ROUTE):
+            return self._invoke(path, query, body)
+        if path == reconcile.ROUTE and self.command == "POST":  # `make reconcile`
+            return reconcile.answer(self, self.server.owner)
+        if self.command in ("GET", "HEAD") and self._serve_page(path):
+            return None
+        # API Gateway's own answer for a route the API does not have.
+        self.send_json(404, {"message": "Not Found"})
+        return 404
 
     def _serve_page(self, path: str) -> int:
         """The example page and its files; 0 when `path` is none of them."""

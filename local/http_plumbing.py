@@ -20,6 +20,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+from local.http_body import read_body
+
 
 class Headers(Mapping[str, str]):
     """Read-only, case-insensitive HTTP headers; repeated headers are joined with ", " as RFC 9110 allows."""
@@ -242,21 +244,8 @@ class LocalRequestHandler(BaseHTTPRequestHandler):
         """Quiet: the default writes request lines to stderr, and this is a test fixture."""
 
     def read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks)
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+        """The request's body; `local.http_body.UnreadableBody` when its framing cannot be read."""
+        return read_body(self.headers, self.rfile)
 
     def received(self) -> ReceivedRequest:
         body = self.read_body()

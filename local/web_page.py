@@ -64,8 +64,11 @@ def static_file(name: str, dist: Path = DIST) -> tuple[str, bytes] | None:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         return None
     path = dist / name
-    if not path.is_file():
-        return None
+    try:
+        if not path.is_file():
+            return None
+    except OSError:
+        return None  # a name the file system cannot hold (ENAMETOOLONG from 256 characters): no such file
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if content_type == "text/javascript":
         content_type = "text/javascript; charset=utf-8"

@@ -11,7 +11,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WEB="$ROOT/examples/web"
 DIST="$WEB/dist"
-INPUTS=(main.js index.html build.mjs package.json package-lock.json)
 
 say() { echo "build-web: $*" >&2; }
 
@@ -30,6 +29,8 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   say "installing the page's npm packages (Anam's JS SDK, esbuild) into examples/web/node_modules (first time only)"
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
+# The page's own scripts (main.js and the modules it imports), its HTML, and what builds it.
+INPUTS=(*.js index.html build.mjs package.json package-lock.json)
 stale=false
 [[ -f "$DIST/index.html" && -f "$DIST/main.js" ]] || stale=true
 for input in "${INPUTS[@]}"; do

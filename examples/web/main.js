@@ -9,14 +9,21 @@
 //   turnstileSiteKey  when present: render Cloudflare's Turnstile widget and send its token
 //   offline           `make dev` without ANAM_API_KEY: the stand-in has no avatar video, so a session the SDK
 //                     started is this page's success state
+//
+// A limit is a wait, not an error (waits.js); a session shows its time left and tells the endpoint when it
+// ends (session.js).
 import { AnamEvent, ConnectionClosedCode, createClient } from '@anam-ai/js-sdk';
 // Not part of the SDK's public entry point; used only when anamApiBaseUrl is given (see sdkOptions()).
 import { setClientMetricsDisabled } from '@anam-ai/js-sdk/dist/module/lib/ClientMetrics';
+import { Countdown, clock } from './countdown.js';
+import { humanCheck } from './human-check.js';
+import { showPersonas } from './personas.js';
+import { sessionEnd, sessionEndedUrl } from './session.js';
+import { WAITS, describeRetryAfter, retryDelaySeconds } from './waits.js';
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:3000/session-token';
 const FETCH_TIMEOUT_MS = 15000;
 const VIDEO_ELEMENT_ID = 'avatar-video';
-const TURNSTILE_SCRIPT = 'https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit';
 
 function readConfig() {
   const element = document.getElementById('page-config');
@@ -58,6 +65,10 @@ const ui = {
   errorMessage: document.getElementById('error-message'),
   errorAdvice: document.getElementById('error-advice'),
   errorMeta: document.getElementById('error-meta'),
+  wait: document.getElementById('wait'),
+  waitMessage: document.getElementById('wait-message'),
+  waitCountdown: document.getElementById('wait-countdown'),
+  sessionCountdown: document.getElementById('session-countdown'),
   endpoint: document.getElementById('endpoint-url'),
   anamApi: document.getElementById('anam-api-url'),
   anamApiLine: document.getElementById('anam-api'),
@@ -73,8 +84,10 @@ const STATE_TEXT = {
   'offline-ready':
     'Offline check passed: the token was received and the Anam SDK accepted it. ' +
     'Offline: no avatar stream; set ANAM_API_KEY for a real one.',
+  waiting: 'Not now',
   error: 'Error',
 };
+const SESSION_STATES = ['connected', 'streaming', 'offline-ready'];
 
 const CLOSED_TEXT = {
   [ConnectionClosedCode.SIGNALLING_CLIENT_CONNECTION_FAILURE]: "Could not connect to Anam's signalling server.",
@@ -83,11 +96,9 @@ const CLOSED_TEXT = {
   [ConnectionClosedCode.SERVER_CLOSED_CONNECTION]: 'Anam ended the session.',
 };
 
-// What a visitor reads first for each refusal the endpoint can give (its `error` message follows), and
-// whether waiting helps. Codes as in docs/contract.md §3.
+// What a visitor reads first for each refusal the endpoint can give (its `error` message follows). Codes as
+// in docs/contract.md §3; the limits a visitor waits out are in waits.js.
 const ENDPOINT_HEADLINES = {
-  quota_exceeded: "You have had this hour's or today's conversations",
-  budget_exhausted: 'The avatar is resting: its conversation budget for now is used up',
   minting_paused: "Conversations are paused by the site's operator",
   verification_failed: 'The human check did not pass',
   unauthenticated: 'Please sign in again',
@@ -109,8 +120,30 @@ const GATEWAY_HEADLINES = {
 let client = null;
 let stopping = false;
 let offlineSessionId = ''; // offline: the stand-in's session, which Stop ends (see stop())
-let turnstileWidget = null;
-let turnstileToken = '';
+let session = null; // the session of the last token: { maxSeconds, end(why) }
+
+const sessionCountdown = new Countdown(ui.sessionCountdown, (left) =>
+  left ? `Time left in this session: ${clock(left)}` : "This session has reached its time limit.",
+);
+// The waiting room: when the count-down ends, the page asks again by itself.
+const retryCountdown = new Countdown(ui.waitCountdown, (left) => `Trying again in ${left} s…`, retryNow);
+let humanCheckWait = null; // the waiting room's retry, held until the human check has a new token
+
+function retryNow() {
+  humanCheckWait = null;
+  if (config.turnstileSiteKey && !humanCheck.token) {
+    ui.waitCountdown.textContent = 'Trying again as soon as the human check is done…';
+    humanCheckWait = setTimeout(retryNow, 250);
+    return;
+  }
+  void start(promptFromForm());
+}
+
+function cancelRetry() {
+  retryCountdown.stop();
+  clearTimeout(humanCheckWait);
+  humanCheckWait = null;
+}
 
 /** An error answer (or no usable answer) from the token endpoint. */
 class EndpointError extends Error {
@@ -131,27 +164,37 @@ function setState(state, text = STATE_TEXT[state]) {
   const busy = state === 'fetching-token' || state === 'connecting';
   const live = state === 'connecting' || state === 'connected' || state === 'streaming';
   ui.start.disabled = busy || live;
-  ui.stop.disabled = !live && !(state === 'offline-ready' && offlineSessionId);
+  const retrying = retryCountdown.running || humanCheckWait !== null;
+  ui.stop.disabled = !live && !(state === 'offline-ready' && offlineSessionId) && !retrying;
   if (state !== 'error') {
     ui.error.hidden = true;
+  }
+  if (state !== 'waiting') {
+    ui.wait.hidden = true;
+    cancelRetry();
+    retryCountdown.hide();
+  }
+  if (!SESSION_STATES.includes(state)) {
+    sessionCountdown.hide();
+  } else if (session && session.maxSeconds && !sessionCountdown.running && ui.sessionCountdown.hidden) {
+    sessionCountdown.start(session.maxSeconds); // the session has started: its cap counts from now
   }
   console.info(`[anam-example] state: ${state}`);
 }
 
-/** "in 12 minutes (14:00 UTC)" for a Retry-After of seconds, or '' when there is none. */
-function describeRetryAfter(retryAfter) {
-  const seconds = Number(retryAfter);
-  if (!retryAfter || !Number.isFinite(seconds) || seconds < 0) {
-    return '';
+/** A limit the visitor waits out (waits.js): when to come back, and for sessions_busy the waiting room. */
+function showWait(err) {
+  const wait = WAITS[err.code];
+  const retrySeconds = wait.retries ? retryDelaySeconds(err.retryAfter) : 0;
+  const when = describeRetryAfter(retrySeconds ? String(retrySeconds) : err.retryAfter);
+  ui.wait.dataset.code = err.code;
+  ui.waitMessage.textContent = wait.message(when);
+  if (retrySeconds) {
+    retryCountdown.start(retrySeconds);
   }
-  const at = new Date(Date.now() + seconds * 1000).toISOString().slice(11, 16);
-  if (seconds < 90) {
-    return `in ${Math.max(1, Math.round(seconds))} seconds`;
-  }
-  if (seconds < 90 * 60) {
-    return `in ${Math.round(seconds / 60)} minutes (${at} UTC)`;
-  }
-  return `in ${Math.round(seconds / 3600)} hours (${at} UTC)`;
+  setState('waiting', wait.headline);
+  ui.wait.hidden = false;
+  console.info(`[anam-example] waiting (${err.code}): ${when || 'no Retry-After'} [request ${err.requestId}]`);
 }
 
 /**
@@ -210,7 +253,7 @@ function requestBody(prompt) {
     if (input.value) variables[input.dataset.variable] = input.value;
   }
   if (Object.keys(variables).length) body.variables = variables;
-  if (turnstileToken) body.turnstileToken = turnstileToken;
+  if (humanCheck.token) body.turnstileToken = humanCheck.token;
   return body;
 }
 
@@ -270,6 +313,24 @@ async function fetchSessionToken(body) {
   return data;
 }
 
+function startSession(token) {
+  const seconds = Number(token.maxSessionLengthSeconds);
+  session = {
+    maxSeconds: Number.isInteger(seconds) && seconds > 0 ? seconds : 0, // absent: no countdown
+    end: sessionEnd(sessionEndedUrl(config.endpoint, window.location.href), token.endHandle),
+  };
+}
+
+/** A session is over for this page: tell the endpoint (once) and, if it is the current one, stop its countdown. */
+function endSession(why, ended = session) {
+  if (ended) {
+    ended.end(why);
+  }
+  if (ended === session) {
+    sessionCountdown.hide();
+  }
+}
+
 function showTokenInfo(token) {
   const expires = typeof token.expiresAt === 'string' ? token.expiresAt : '';
   ui.tokenInfo.dataset.expiresAt = expires;
@@ -305,8 +366,10 @@ function describeSdkError(err) {
 
 async function start(prompt) {
   stopping = false;
+  cancelRetry();
+  endSession('a new session'); // the page holds one session at a time
   ui.tokenInfo.hidden = true;
-  if (config.turnstileSiteKey && !turnstileToken) {
+  if (config.turnstileSiteKey && !humanCheck.token) {
     showError('verification', 'The human check has not given this page a token yet: complete it, then start.');
     return;
   }
@@ -315,13 +378,18 @@ async function start(prompt) {
   try {
     token = await fetchSessionToken(requestBody(prompt));
   } catch (err) {
-    const source = err.code === 'network_error' ? 'network' : 'endpoint';
-    showError(source, err.message, err);
+    if (WAITS[err.code]) {
+      showWait(err);
+    } else {
+      showError(err.code === 'network_error' ? 'network' : 'endpoint', err.message, err);
+    }
     return;
   } finally {
-    resetTurnstile(); // a Turnstile token is good for one verification
+    humanCheck.reset(); // a Turnstile token is good for one verification
   }
   showTokenInfo(token);
+  startSession(token);
+  const ownSession = session; // what this client's events end, even once a later Start has begun another
 
   let started;
   try {
@@ -329,6 +397,7 @@ async function start(prompt) {
     started = createClient(token.sessionToken, sdkOptions());
   } catch (err) {
     const { message, code, cause } = describeSdkError(err);
+    endSession('the SDK refused the token', ownSession);
     showError('sdk', message, { code, cause });
     return;
   }
@@ -337,13 +406,22 @@ async function start(prompt) {
   started.addListener(AnamEvent.CONNECTION_ESTABLISHED, () => setState('connected'));
   started.addListener(AnamEvent.VIDEO_PLAY_STARTED, () => setState('streaming'));
   started.addListener(AnamEvent.CONNECTION_CLOSED, (code, details) => {
+    // Offline the stand-in starts the engine session (the SDK accepted the token) but has no signalling
+    // server: that is as far as an integration can be checked without a real Anam key. The stand-in's
+    // session goes on until Stop.
+    const sessionId = started.getActiveSessionId();
+    const offlineReady =
+      !stopping &&
+      config.offline &&
+      code === ConnectionClosedCode.SIGNALLING_CLIENT_CONNECTION_FAILURE &&
+      Boolean(sessionId);
+    if (!offlineReady) {
+      endSession(`connection closed: ${code}`, ownSession);
+    }
     if (stopping || code === ConnectionClosedCode.NORMAL) {
       return;
     }
-    // Offline the stand-in starts the engine session (the SDK accepted the token) but has no signalling
-    // server: that is as far as an integration can be checked without a real Anam key.
-    const sessionId = started.getActiveSessionId();
-    if (config.offline && code === ConnectionClosedCode.SIGNALLING_CLIENT_CONNECTION_FAILURE && sessionId) {
+    if (offlineReady) {
       offlineSessionId = sessionId;
       ui.tokenInfo.textContent += ` The SDK started session ${sessionId} with it.`;
       setState('offline-ready');
@@ -360,12 +438,15 @@ async function start(prompt) {
     await started.streamToVideoElement(VIDEO_ELEMENT_ID);
   } catch (err) {
     const { message, code, cause } = describeSdkError(err);
+    endSession('the SDK failed', ownSession);
     showError('sdk', message, { code, cause });
   }
 }
 
 async function stop() {
   stopping = true;
+  cancelRetry();
+  endSession('stop');
   const current = client;
   client = null;
   if (current) {
@@ -399,89 +480,6 @@ async function endOfflineSession() {
   }
 }
 
-function showVariables() {
-  const persona = config.personas.find((p) => p.name === ui.persona.value);
-  const variables = persona && persona.variables ? Object.entries(persona.variables) : [];
-  ui.variables.querySelectorAll('label, input, select').forEach((element) => element.remove());
-  for (const [name, rule] of variables) {
-    const id = `variable-${name}`;
-    const label = document.createElement('label');
-    label.htmlFor = id;
-    label.textContent = name;
-    let input;
-    if (Array.isArray(rule.enum)) {
-      input = document.createElement('select');
-      for (const value of ['', ...rule.enum]) {
-        input.append(new Option(value || '(none)', value));
-      }
-    } else {
-      input = document.createElement('input');
-      input.type = 'text';
-      if (rule.maxChars) input.maxLength = rule.maxChars;
-    }
-    input.id = id;
-    input.dataset.variable = name;
-    ui.variables.append(label, input);
-  }
-  ui.variables.hidden = variables.length === 0;
-  const takesPrompt = !persona || persona.prompt !== false;
-  ui.prompt.disabled = !takesPrompt;
-  ui.prompt.placeholder = takesPrompt ? 'e.g. Answer in French.' : 'This persona takes no prompt.';
-}
-
-function showPersonas() {
-  const names = config.personas.map((p) => p.name);
-  if (config.persona && !names.includes(config.persona)) {
-    names.push(config.persona); // asked for by ?persona=, even if this page was not told about it
-  }
-  if (!names.length) {
-    return;
-  }
-  ui.persona.append(new Option('(default persona)', ''));
-  for (const name of names) {
-    ui.persona.append(new Option(name, name));
-  }
-  ui.persona.value = config.persona;
-  ui.personaField.hidden = false;
-  ui.persona.addEventListener('change', showVariables);
-  showVariables();
-}
-
-function resetTurnstile() {
-  turnstileToken = '';
-  if (turnstileWidget !== null && window.turnstile) {
-    window.turnstile.reset(turnstileWidget);
-  }
-}
-
-function showTurnstile() {
-  if (!config.turnstileSiteKey) {
-    return;
-  }
-  ui.turnstile.hidden = false;
-  const script = document.createElement('script');
-  script.src = TURNSTILE_SCRIPT;
-  script.async = true;
-  script.addEventListener('load', () => {
-    turnstileWidget = window.turnstile.render(ui.turnstile, {
-      sitekey: config.turnstileSiteKey,
-      callback: (token) => {
-        turnstileToken = token;
-      },
-      'expired-callback': () => {
-        turnstileToken = '';
-      },
-      'error-callback': () => {
-        turnstileToken = '';
-      },
-    });
-  });
-  script.addEventListener('error', () => {
-    showError('verification', `The human check (${TURNSTILE_SCRIPT}) could not be loaded.`);
-  });
-  document.head.append(script);
-}
-
 ui.notRunning.hidden = true;
 ui.endpoint.textContent = config.endpoint;
 if (config.anamApiBaseUrl) {
@@ -489,11 +487,26 @@ if (config.anamApiBaseUrl) {
   ui.anamApiLine.hidden = false;
 }
 ui.offlineNote.hidden = !config.offline;
-showPersonas();
-showTurnstile();
+showPersonas(ui, config);
+humanCheck.show(ui.turnstile, config.turnstileSiteKey, (script) =>
+  showError('verification', `The human check (${script}) could not be loaded.`),
+);
+
+function promptFromForm() {
+  return ui.prompt.disabled ? '' : ui.prompt.value.trim();
+}
+
 ui.form.addEventListener('submit', (event) => {
   event.preventDefault();
-  void start(ui.prompt.disabled ? '' : ui.prompt.value.trim());
+  void start(promptFromForm());
 });
 ui.stop.addEventListener('click', () => void stop());
+// A visitor who closes the tab or moves away ends the session as far as this page is concerned: tell the
+// endpoint while the page can (a hidden page may never be shown again, or be discarded without an unload).
+window.addEventListener('pagehide', () => endSession('page hidden'));
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') {
+    endSession('page hidden');
+  }
+});
 setState('idle');

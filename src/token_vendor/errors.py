@@ -51,7 +51,9 @@ _OPERATOR = "The service's operator can find the cause in its logs under this re
 
 ERRORS: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_JSON: ErrorSpec(
-        400, 'The request body is not valid JSON. Send no body, or a JSON object such as {{"prompt": "..."}}.'
+        400,
+        "The request body is not valid JSON (or names a key twice). "
+        'Send no body, or a JSON object such as {{"prompt": "..."}}.',
     ),
     ErrorCode.INVALID_REQUEST: ErrorSpec(400, "{reason}"),
     ErrorCode.PERSONA_CONFIG_NOT_ALLOWED: ErrorSpec(

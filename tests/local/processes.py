@@ -45,10 +45,15 @@ def run_module(
     )
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class DevServer:
     """`python -m local.dev_server` in the background, its output collected line by line."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False) -> None:
+        """`sigint_ignored`: started as from a background shell or `nohup`, which hand it SIGINT ignored."""
         self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.dev_server", "--port", str(self.port), *args],
@@ -57,6 +62,7 @@ class DevServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_ignore_sigint if sigint_ignored else None,
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []

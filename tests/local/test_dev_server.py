@@ -167,6 +167,20 @@ def test_nothing_but_the_built_pages_own_files_is_served(url: str, path: str) ->
     assert (answer.status_code, answer.json()) == (404, {"message": "Not Found"})
 
 
+def test_the_session_ended_path_reaches_the_function(dev_server: DevServer, url: str) -> None:
+    # What the page's beacon sends (contract §12): the API routes both paths to the function.
+    answer = requests.post(
+        url.replace("/session-token", "/session-ended"),
+        data="a-handle",
+        headers={"Content-Type": "text/plain;charset=UTF-8"},
+        timeout=30,
+    )
+
+    # The function's answer: 204 once it takes handles, its own JSON error until then; not the gateway's 404.
+    assert answer.status_code == 204 or "requestId" in answer.json(), answer.text
+    assert dev_server.wait_for_line(re.compile(r"^POST /session-ended \d{3} \d+ ms$"))
+
+
 def test_other_paths_get_api_gateways_404(url: str) -> None:
     answer = requests.post(url.replace("/session-token", "/other"), timeout=30)
 
@@ -193,6 +207,18 @@ def test_the_dev_server_shuts_down_cleanly(signum: int) -> None:
     server.wait_until_serving()
 
     code = server.stop(signum)
+
+    assert code == 0
+    assert "Traceback" not in "\n".join(server.stderr)
+
+
+def test_ctrl_c_stops_a_dev_server_started_with_sigint_ignored() -> None:
+    # A background job of a non-interactive shell, or `nohup`, starts its commands with SIGINT ignored;
+    # Python then leaves it ignored, and neither Ctrl-C nor a test's stop would end the server.
+    server = DevServer(sigint_ignored=True)
+    server.wait_until_serving()
+
+    code = server.stop(signal.SIGINT, timeout=10)
 
     assert code == 0
     assert "Traceback" not in "\n".join(server.stderr)

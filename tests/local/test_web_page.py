@@ -79,6 +79,12 @@ def test_nothing_outside_the_built_files_is_served(dist: Path, name: str) -> Non
     assert web_page.static_file(name, dist) is None
 
 
+@pytest.mark.parametrize("length", [256, 1000])
+def test_a_name_too_long_for_the_file_system_is_no_file(dist: Path, length: int) -> None:
+    # The lookup fails with ENAMETOOLONG, not "no such file": it must still mean "not one of the files".
+    assert web_page.static_file("a" * length, dist) is None
+
+
 def test_the_persona_picker_lists_the_variables_a_visitor_may_fill_in(tmp_path: Path) -> None:
     (tmp_path / "sales.json").write_text(
         json.dumps(

@@ -114,12 +114,18 @@ def body_bytes(body: str | None, is_base64: bool) -> bytes | None:
 
 
 def strict_json(text: str) -> Any:
-    """RFC 8259 JSON: Python's parser, without the NaN and Infinity it also accepts."""
+    """RFC 8259 JSON: Python's parser, without the NaN and Infinity it also accepts, and with no object that
+    has the same key twice (the contract's invalid_json)."""
 
     def refuse(constant: str) -> Any:
         raise ValueError(f"{constant} is not JSON")
 
-    return json.loads(text, parse_constant=refuse)
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({key for key, _ in pairs}) != len(pairs):
+            raise ValueError("a key twice")
+        return dict(pairs)
+
+    return json.loads(text, parse_constant=refuse, object_pairs_hook=unique)
 
 
 def takes_prompt(config: Mapping[str, Any]) -> bool:

@@ -76,6 +76,33 @@ def test_malformed_json_bad_utf8_or_bad_base64_is_invalid_json(body, b64):
     assert (error.status, error.code) == (400, ErrorCode.INVALID_JSON)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"prompt": "first", "prompt": "second"}',
+        '{"prompt": "a", "pr\\u006fmpt": "b"}',  # the same key, one of them spelled with an escape
+        '{"persona": "sales", "variables": {"page": "pricing", "page": "admin"}}',
+        '{"prompt": null, "prompt": null}',
+        '{"other": {"a": [{"b": 1, "b": 2}]}}',  # deep, and in a field that would be refused anyway
+    ],
+    ids=["top-level", "escaped", "in-variables", "same-value", "deep-in-an-unknown-field"],
+)
+def test_an_object_with_the_same_key_twice_is_invalid_json(body):
+    error = refusal(body)
+    assert (error.status, error.code) == (400, ErrorCode.INVALID_JSON)
+    assert "twice" in error.message
+
+
+def test_a_key_twice_in_a_base64_body_is_invalid_json_too():
+    body = base64.b64encode(b'{"prompt": "first", "prompt": "second"}').decode()
+    assert refusal(body, b64=True).code is ErrorCode.INVALID_JSON
+
+
+def test_the_same_name_in_different_objects_is_not_a_key_twice():
+    request = parse('{"prompt": "hi", "variables": {"prompt": "x", "page": "pricing"}}')
+    assert dict(request.variables) == {"prompt": "x", "page": "pricing"}
+
+
 @pytest.mark.parametrize("body", ['"a string"', "[1, 2]", "42", "null", "true"])
 def test_json_that_is_not_an_object_is_an_invalid_request(body):
     assert refusal(body).code is ErrorCode.INVALID_REQUEST

@@ -1,238 +1,36 @@
 // Browser test of the example page as docs/local-development.md tells a person to use it: `make dev`, then
-// the page at the URL it prints, in headless Chromium (Debian's) with the real @anam-ai/js-sdk bundled in.
-//
-// Run through tests/browser/test_web_example.py, which starts `make dev` and sets:
-//   PAGE_URL                  the page `make dev` printed ("Example page: http://127.0.0.1:<port>/")
-//   ENDPOINT_URL              its endpoint (the same origin + /session-token)
-//   ANAM_API_BASE_URL         its offline Anam stand-in, with the SDK routes (local/standins/anam_sdk_routes.py)
-//   LEGACY_ENDPOINT_URL       a dev server started with --stub-token-type legacy, allowing PAGE_URL's origin
-//   LEGACY_ANAM_API_BASE_URL  its Anam stand-in
-//   DOWN_ENDPOINT_URL         an endpoint URL where nothing listens
-//   PAGE_FILE                 the built page on disk (examples/web/dist/index.html)
-//   PROMPT_MAX_CHARS          the function's limit (default 4000)
-//   CALLER_SESSIONS_PER_HOUR  the spend guard's hourly tokens per caller in make dev (default 10)
-//   CHROMIUM_PATH             default /usr/bin/chromium
-//   SCREENSHOT_DIR            optional: a screenshot of each case that fails goes there
-//
-// Nothing may leave 127.0.0.1: every request is intercepted, anything else is aborted and fails the test
-// (except Turnstile's script, which one case answers with a stand-in), and Chromium's resolver maps every
-// other host name to nothing.
+// the page at the URL it prints. The success state, and each error state a person can meet. The set-up, the
+// environment it needs and the rule that nothing leaves 127.0.0.1 are in harness.mjs.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`${name} is not set: run this through tests/browser/test_web_example.py (pytest -m browser)`);
-  }
-  return value;
-}
-
-const PAGE_URL = required('PAGE_URL');
-const ENDPOINT_URL = required('ENDPOINT_URL');
-const ANAM_API_BASE_URL = required('ANAM_API_BASE_URL').replace(/\/+$/, '');
-const LEGACY_ENDPOINT_URL = required('LEGACY_ENDPOINT_URL');
-const LEGACY_ANAM_API_BASE_URL = required('LEGACY_ANAM_API_BASE_URL').replace(/\/+$/, '');
-const DOWN_ENDPOINT_URL = required('DOWN_ENDPOINT_URL');
-const PAGE_FILE = required('PAGE_FILE');
-const PROMPT_MAX_CHARS = Number(process.env.PROMPT_MAX_CHARS || 4000);
-const CALLER_SESSIONS_PER_HOUR = Number(process.env.CALLER_SESSIONS_PER_HOUR || 10);
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
-
-const LEGACY_MESSAGE = 'Legacy session tokens are no longer supported';
-const STEP_TIMEOUT_MS = 30000;
-const TURNSTILE_SCRIPT = 'https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit';
-// Cloudflare's documented test site key (always passes) and the dummy token its test keys produce.
-const TURNSTILE_TEST_SITE_KEY = '1x00000000000000000000AA';
-const TURNSTILE_TEST_TOKEN = 'XXXX.DUMMY.TOKEN.XXXX';
-// A stand-in for Turnstile's api.js: renders a box and hands the page the dummy token, as the real widget does.
-const TURNSTILE_STAND_IN = `
-  window.turnstile = {
-    render(element, options) {
-      element.textContent = 'Turnstile (test stand-in)';
-      element.dataset.sitekey = options.sitekey;
-      setTimeout(() => options.callback(${JSON.stringify(TURNSTILE_TEST_TOKEN)}), 0);
-      return 'widget-1';
-    },
-    reset() {},
-  };`;
-
-let browser;
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // A microphone without a prompt, should the SDK ask for one.
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      // Belt and braces: no host name but 127.0.0.1 resolves.
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-function isLocal(rawUrl) {
-  const url = new URL(rawUrl);
-  if (['data:', 'blob:', 'about:', 'file:'].includes(url.protocol)) {
-    return true;
-  }
-  return url.hostname === '127.0.0.1';
-}
-
-/**
- * Open `pageUrl` with the given query parameters, watching everything it does, run `body(watch)`, and keep a
- * screenshot when it fails. `fakes` maps URLs beyond 127.0.0.1 to the script served in their place.
- */
-async function onPage(name, { pageUrl = PAGE_URL, query = {}, fakes = {}, ready = 'idle' }, body) {
-  const context = await browser.newContext({ permissions: ['microphone'] });
-  const watch = {
-    context,
-    offLimits: [], // requests that would have left 127.0.0.1 (aborted)
-    requests: [], // every request Chromium made, in order
-    websockets: [],
-    states: [], // the page's state transitions, from its console log
-    console: [],
-    pageErrors: [],
-  };
-  await context.route('**/*', async (route) => {
-    const request = route.request();
-    if (request.url() in fakes) {
-      await route.fulfill({ status: 200, contentType: 'text/javascript', body: fakes[request.url()] });
-    } else if (isLocal(request.url())) {
-      await route.continue();
-    } else {
-      watch.offLimits.push(`${request.method()} ${request.url()}`);
-      await route.abort('blockedbyclient');
-    }
-  });
-  const page = await context.newPage();
-  watch.page = page;
-  page.on('request', (request) => watch.requests.push(request));
-  page.on('websocket', (ws) => {
-    watch.websockets.push(ws.url());
-    if (!isLocal(ws.url())) {
-      watch.offLimits.push(`WebSocket ${ws.url()}`);
-    }
-  });
-  page.on('console', (message) => {
-    const text = message.text();
-    watch.console.push(`[${message.type()}] ${text}`);
-    const match = /^\[anam-example\] state: (\S+)/.exec(text);
-    if (match) {
-      watch.states.push(match[1]);
-    }
-  });
-  page.on('pageerror', (error) => watch.pageErrors.push(String(error)));
-
-  try {
-    const url = new URL(pageUrl);
-    for (const [key, value] of Object.entries(query)) {
-      url.searchParams.set(key, value);
-    }
-    const response = await page.goto(url.href);
-    assert.ok(response === null || response.status() === 200, `the page itself did not load from ${url.href}`);
-    if (ready) {
-      await page.locator(`#status[data-state="${ready}"]`).waitFor({ timeout: STEP_TIMEOUT_MS });
-    }
-    await body(watch);
-    assert.deepEqual(watch.offLimits, [], `Chromium tried to reach beyond 127.0.0.1\n${describe(watch)}`);
-    assert.deepEqual(watch.pageErrors, [], `uncaught errors in the page\n${describe(watch)}`);
-  } catch (err) {
-    if (SCREENSHOT_DIR) {
-      await mkdir(SCREENSHOT_DIR, { recursive: true });
-      await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true }).catch(() => {});
-    }
-    throw err;
-  } finally {
-    await context.close();
-  }
-}
-
-/** What the page shows: its state, the token line, and the error panel when visible. */
-async function shown(page) {
-  return page.evaluate(() => {
-    const error = document.getElementById('error');
-    const tokenInfo = document.getElementById('token-info');
-    return {
-      state: document.getElementById('status').dataset.state,
-      status: document.getElementById('status').textContent,
-      tokenInfo: tokenInfo.hidden ? '' : tokenInfo.textContent,
-      errorVisible: !error.hidden,
-      errorSource: error.dataset.source || '',
-      errorCode: error.dataset.code || '',
-      errorMessage: document.getElementById('error-message').textContent,
-      errorAdvice: document.getElementById('error-advice').hidden
-        ? ''
-        : document.getElementById('error-advice').textContent,
-      errorMeta: document.getElementById('error-meta').textContent,
-    };
-  });
-}
-
-async function waitForState(watch, state) {
-  await watch.page.locator(`#status[data-state="${state}"]`).waitFor({ timeout: STEP_TIMEOUT_MS });
-}
-
-/** Click Start and wait until the page has gone through fetching a token to its next resting state. */
-async function startAndSettle(watch, resting = ['error', 'offline-ready']) {
-  const before = watch.states.length;
-  await watch.page.click('#start');
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const since = watch.states.slice(before);
-    if (since.length >= 2 && resting.includes(since.at(-1))) {
-      return since;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`the page did not settle after Start\n${describe(watch)}`);
-}
-
-function postTo(watch, url) {
-  return watch.page.waitForResponse((r) => r.url() === url && r.request().method() === 'POST', {
-    timeout: STEP_TIMEOUT_MS,
-  });
-}
-
-function describe(watch) {
-  return [
-    `states: ${watch.states.join(' -> ')}`,
-    `requests:\n  ${watch.requests.map((r) => `${r.method()} ${r.url()}`).join('\n  ')}`,
-    `websockets: ${watch.websockets.join(', ') || '(none)'}`,
-    `console:\n  ${watch.console.join('\n  ')}`,
-    `page errors: ${watch.pageErrors.join('\n') || '(none)'}`,
-  ].join('\n');
-}
-
-/** A sign-in token as an identity provider's JWT looks (make dev does not verify its signature). */
-function unsignedJwt(claims) {
-  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'none' })}.${part(claims)}.c2ln`;
-}
-
-function decodeJwtPayload(token) {
-  const part = token.split('.')[1];
-  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-}
+import { test } from 'node:test';
+import {
+  ANAM_API_BASE_URL,
+  CALLER_SESSIONS_PER_HOUR,
+  DOWN_ENDPOINT_URL,
+  ENDPOINT_URL,
+  LEGACY_ANAM_API_BASE_URL,
+  LEGACY_ENDPOINT_URL,
+  LEGACY_MESSAGE,
+  PAGE_FILE,
+  PAGE_URL,
+  PROMPT_MAX_CHARS,
+  STEP_TIMEOUT_MS,
+  TURNSTILE_SCRIPT,
+  TURNSTILE_STAND_IN,
+  TURNSTILE_TEST_SITE_KEY,
+  TURNSTILE_TEST_TOKEN,
+  clearOfAnHourEnd,
+  decodeJwtPayload,
+  describe,
+  onPage,
+  postTo,
+  shown,
+  startAndSettle,
+  unsignedJwt,
+  waitForState,
+} from './harness.mjs';
 
 test('the page make dev prints, opened as it is, gets a token the real SDK accepts: the offline success state', async () => {
   await onPage('offline-success', {}, async (watch) => {
@@ -440,6 +238,7 @@ test("a visitor past the spend guard's hourly limit: make dev's own 429, with wh
   // that this case spends no other case's quota: the caller is the token's sub, not 127.0.0.1.
   const signIn = unsignedJwt({ sub: 'visitor-over-quota' });
   await onPage('quota-exceeded', {}, async (watch) => {
+    await clearOfAnHourEnd();
     await watch.page.evaluate(
       async ({ url, token, count }) => {
         for (let i = 0; i < count; i += 1) {
@@ -451,36 +250,25 @@ test("a visitor past the spend guard's hourly limit: make dev's own 429, with wh
     await watch.page.locator('#sign-in summary').click();
     await watch.page.fill('#auth-token', signIn);
     const tokenResponse = postTo(watch, ENDPOINT_URL);
-    const states = await startAndSettle(watch);
+    const states = await startAndSettle(watch, ['waiting', 'error']);
     const token = await tokenResponse;
     assert.equal(token.status(), 429, describe(watch));
 
+    // A wait, not an error: when to come back, in the visitor's words.
     const final = await shown(watch.page);
-    assert.deepEqual(states, ['fetching-token', 'error'], describe(watch));
-    assert.equal(final.errorCode, 'quota_exceeded', JSON.stringify(final));
-    assert.equal(final.status, "Error: You have had this hour's or today's conversations");
-    assert.equal(final.errorMessage, (await token.json()).error);
-    assert.match(final.errorAdvice, /^Try again in \d+ (seconds|minutes \(\d\d:\d\d UTC\))\.$/);
+    assert.deepEqual(states, ['fetching-token', 'waiting'], describe(watch));
+    assert.equal(final.waitCode, 'quota_exceeded', JSON.stringify(final));
+    assert.equal(final.status, "You have had this hour's or today's conversations");
+    assert.match(final.waitMessage, /^You can start a new conversation in \d+ (seconds|minutes \(\d\d:\d\d UTC\))\.$/);
+    assert.equal(final.errorVisible, false, JSON.stringify(final));
+    assert.equal(final.waitCountdown, '', 'no waiting room: the hour is not worth counting down');
+    assert.doesNotMatch(final.visibleText, /Retry-After|Error/, final.visibleText);
   });
 });
 
 // The answers docs/contract.md §3 gives for each refusal a visitor can meet after the persona rules, and
 // API Gateway's own, each as the page shows it. The endpoint's answers are played back by the browser.
 const REFUSALS = [
-  {
-    status: 429,
-    headers: { 'Retry-After': '720' },
-    body: { error: 'This visitor has had its 10 tokens for this hour.', code: 'quota_exceeded', requestId: 'r1' },
-    headline: "You have had this hour's or today's conversations",
-    advice: /^Try again in 12 minutes \(\d\d:\d\d UTC\)\.$/,
-  },
-  {
-    status: 503,
-    headers: { 'Retry-After': '7200' },
-    body: { error: "Today's session minutes are spent.", code: 'budget_exhausted', requestId: 'r2' },
-    headline: 'The avatar is resting: its conversation budget for now is used up',
-    advice: /^Try again in 2 hours/,
-  },
   {
     status: 503,
     headers: {},

@@ -95,7 +95,9 @@ def _body_bytes(body: str, is_base64_encoded: bool) -> bytes:
 
 def _json_object(raw: bytes) -> dict[str, object]:
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json, object_pairs_hook=_unique_keys)
+    except _DuplicateKeyError as exc:
+        raise TokenVendorError(ErrorCode.INVALID_JSON, str(exc)) from exc
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise TokenVendorError(ErrorCode.INVALID_JSON, type(exc).__name__) from exc
     if not isinstance(value, dict):
@@ -116,6 +118,21 @@ def _json_object(raw: bytes) -> dict[str, object]:
             reason=f"The request body has a field this endpoint does not take: {json.dumps(unknown[:40])}. "
             f"It takes {accepted}, all optional.",
         )
+    return value
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # Python keeps the last of two values for one key, another reader (a log, a proxy, a WAF) may keep the
+    # first: what they checked would not be what is used. Refused at every depth, `variables` included.
+    value: dict[str, object] = {}
+    for key, item in pairs:
+        if key in value:
+            raise _DuplicateKeyError(f"an object has the key {json.dumps(key[:40])} twice")
+        value[key] = item
     return value
 
 
