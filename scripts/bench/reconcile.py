@@ -29,15 +29,13 @@ from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, create_quot
 from local.standins.anam import AnamStub
 from local.world import DEFAULT_PERSONA_PATH
 from scripts.bench.report import Row, table
+from scripts.bench.stand import API_KEY, PARAMETER_NAME, SECRET_ID
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 sys.path.insert(0, str(SRC))
 
 from token_vendor.domain.reconciliation import LOOKUPS_AT_ONCE  # noqa: E402 - from src/, put on the path above
 
-API_KEY = "bench-anam-key"
-SECRET_ID = "anam/api-key"  # noqa: S105 - the secret's name
-PARAMETER_NAME = "/anam/persona"
 TABLE = "bench-reconcile"
 PREFIX = "bench-stack"
 ANAM_LATENCY_SECONDS = 0.25

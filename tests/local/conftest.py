@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.world import Emulation
+from tests.local.processes import DevServer
 
 
 @pytest.fixture
@@ -16,3 +17,14 @@ def running() -> Iterator[list[Emulation]]:
     yield started
     for emulation in started:
         emulation.stop()
+
+
+@pytest.fixture(scope="module")
+def dev_server() -> Iterator[DevServer]:
+    """`make dev` as it starts, shared by a module's tests."""
+    server = DevServer()
+    try:
+        server.wait_until_serving()
+        yield server
+    finally:
+        server.stop()

@@ -8,7 +8,6 @@ import json
 import re
 import signal
 import socket
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,16 +19,6 @@ from tests.local.processes import DevServer, run_module
 
 DEV_ORIGIN = "http://localhost:5173"
 DEFAULT_ORIGINS = "http://localhost:5173,http://127.0.0.1:5173"
-
-
-@pytest.fixture(scope="module")
-def dev_server() -> Iterator[DevServer]:
-    server = DevServer()
-    try:
-        server.wait_until_serving()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

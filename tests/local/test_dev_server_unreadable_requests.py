@@ -8,21 +8,10 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Iterator
 
 import pytest
 
 from tests.local.processes import DevServer
-
-
-@pytest.fixture(scope="module")
-def dev_server() -> Iterator[DevServer]:
-    server = DevServer()
-    try:
-        server.wait_until_serving()
-        yield server
-    finally:
-        server.stop()
 
 
 def exchange(server: DevServer, request: bytes) -> bytes:
