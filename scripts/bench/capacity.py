@@ -12,10 +12,12 @@ RCU per 4 KB; an index's write: the same again). Without Java or its jar, agains
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,6 +25,10 @@ import boto3
 from local.dynamodb_local import DynamoDbLocal, missing
 from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, create_quota_table
 from scripts.bench.report import Row
+
+# The guard runs in this process, as figure 10's does: the package from src/, as the tests import it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+
 from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
 from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
 from token_vendor.adapters.dynamodb_table import DynamoDbTable
