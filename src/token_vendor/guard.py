@@ -77,7 +77,7 @@ class LedgerSpendGuard:
         # The writes end early enough to give back what some counters took if another refuses or fails.
         added = self._ledger.add(counters, deadline - GIVE_BACK_SECONDS)
         if not added.complete and shortest_seconds is not None:
-            granted = self._remainder(counters, added, shortest_seconds, deadline - GIVE_BACK_SECONDS)
+            granted = self._remainder(counters, added, shortest_seconds, deadline)
             if granted is not None:
                 counters, added, session_seconds = granted
         if added.complete:
@@ -111,7 +111,10 @@ class LedgerSpendGuard:
         """When only budgets refused the cap and they still hold at least `shortest_seconds`, the token takes
         what is left instead (docs/contract.md §12): the refusing budgets add the remainder (conditional, as
         always: no budget goes over, however many ask at once), the accepting ones give the difference back.
-        The counters, what they did and the seconds granted; None when no remainder is granted."""
+        The counters, what they did and the seconds granted; None when no remainder is granted. Its writes end
+        with the reservation's; its give-backs have a give-back's own time."""
+        give_back_by = give_back_steps(deadline)[0]
+        deadline -= GIVE_BACK_SECONDS
         if not added.refused or added.paused is not False or added.failure is not None:
             return None
         if any(not counter.window.is_budget for counter in added.refused):
@@ -129,12 +132,12 @@ class LedgerSpendGuard:
         # The budgets that took the whole cap keep only the remainder: the difference goes back.
         surplus = {c.key: minutes - c.amount for c in added.accepted if c.window.is_budget}
         if taken.complete:
-            self._give_back(surplus, deadline)
+            self._give_back(surplus, give_back_by)
             count(TOKENS_SHORTENED)
             accepted = tuple(c for c in less if c.key not in {r.key for r in retry}) + taken.accepted
             return less, Added(paused=False, accepted=accepted), minutes * 60
         # Somebody took the remainder first: everything this token took goes back, and the refusal stands.
-        self._give_back({**{c.key: -c.amount for c in taken.accepted}}, deadline)
+        self._give_back({c.key: -c.amount for c in taken.accepted}, give_back_by)
         return None
 
     def keep(self, reservation: Reservation, token_expires_at: int | None) -> None:
@@ -142,10 +145,11 @@ class LedgerSpendGuard:
             return
         written = self._record_written(reservation)
         if written in (Outcome.NOT_APPLIED, Outcome.UNKNOWN):
-            # The token is out without a record the pass can see: its minutes stay reserved until their
+            # The token may be out without a record the pass can see: its minutes stay reserved until their
             # windows end. A loss to the budget, never an overspend.
             count(UNRECORDED_RESERVATIONS)
-            logger.warning("A token's reservation has no record: its minutes stay reserved")
+            logger.warning("A token's reservation may have no record: its minutes stay reserved")
+        if written is Outcome.NOT_APPLIED:
             return
         record = ReservationRecord.of(reservation)
         if token_expires_at is not None and token_expires_at > record.token_expires_at:
@@ -180,6 +184,14 @@ class LedgerSpendGuard:
                 also=callers,
             )
             return
+        if claimed is Outcome.UNKNOWN:
+            # The claim may have landed, under our name: nothing was given back, so all of it is handed to the
+            # next pass. Letting the record go under our name succeeds only if the claim did.
+            self._give_back(callers, steps[1])
+            self._records.finish(reservation.id, budgets, owner, steps[2])
+            count(REFUND_FAILURES)
+            logger.warning("Could not tell whether a reservation's record was claimed: left to the next pass")
+            return
         if claimed is Outcome.NOT_APPLIED and written is Outcome.NOT_APPLIED:
             # Neither the record nor its claim was written: no pass can see these minutes; ours alone.
             self._give_back({**callers, **budgets}, steps[1])
@@ -189,8 +201,8 @@ class LedgerSpendGuard:
             # to give back, never twice.
             logger.warning("A reservation's record was not ours to claim")
             return
-        # The record is open for the pass to settle as never used (NOT_APPLIED), or perhaps ours (UNKNOWN: a
-        # later pass takes it once we have surely ended). The caller's counts are ours alone.
+        # The record stays open (the claim surely failed): the pass settles it as never used once the token
+        # has expired. The caller's counts are ours alone.
         self._give_back(callers, steps[1])
         count(REFUND_FAILURES)
         logger.warning("Could not claim a reservation's record", extra={"outcome": str(claimed)})

@@ -17,10 +17,11 @@ from local.moto_server import DUMMY_CREDENTIALS, REGION, aws_client
 from local.standins.anam import AnamStub, Reply
 from tests.support.dynamodb_engines import DYNAMODB_ENGINES, DynamoDb
 from tests.support.function import Function
-from tests.support.reservations import age_records, budget_keys, counter, record
+from tests.support.reservations import age_records, budget_keys, counter, put_reservation, record
 from token_vendor.adapters.dynamodb_ledger import DynamoDbLedger
+from token_vendor.adapters.dynamodb_reservations import DynamoDbReservations
 from token_vendor.adapters.dynamodb_table import DynamoDbTable
-from token_vendor.domain.settlement import Outcome
+from token_vendor.domain.settlement import Outcome, Pending
 
 PREFIX = "anam-token-vendor"
 VISITORS = [f"203.0.113.{number}" for number in range(1, 10)]
@@ -136,3 +137,29 @@ def test_a_record_never_expires_before_its_token(
     reservation_id = anam.requests[-1].json["clientLabel"].rsplit(":", 1)[1]
     kept = record(aws_client("dynamodb", dynamodb.url), reconciling, reservation_id)
     assert kept["tokenExpiresAt"] >= expires
+
+
+@pytest.mark.parametrize("dynamodb", DYNAMODB_ENGINES, indirect=True)
+def test_a_pass_that_read_an_older_version_of_nobodys_changes_takes_nothing_over(
+    dynamodb: DynamoDb, reconciling: str
+) -> None:
+    # A pass applied part of a record's changes and left the rest: a pass whose index read still shows the
+    # older, larger set must not apply it (what it applied would be applied twice).
+    session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
+    table = DynamoDbTable(
+        reconciling, lambda service, config: session.client(service, endpoint_url=dynamodb.url, config=config)
+    )
+    book = DynamoDbReservations(table)
+    day, month = budget_keys()
+    reservation_id = put_reservation(aws_client("dynamodb", dynamodb.url), reconciling, state="pending")
+    aws_client("dynamodb", dynamodb.url).update_item(
+        TableName=reconciling,
+        Key={"pk": {"S": f"reservation#{reservation_id}"}},
+        UpdateExpression="SET changes = :left, finishedBy = :by",
+        ExpressionAttributeValues={":left": {"M": {month: {"N": "-6"}}}, ":by": {"S": "pass:b"}},
+    )
+    stale = Pending({day: -6, month: -6}, None, 0, "pass:a")  # as the record was before pass b let it go
+    current = Pending({month: -6}, None, 0, "pass:b")
+    deadline = time.monotonic() + 5
+    assert book.take_over(reservation_id, stale, stale.changes, "pass:c", deadline) is Outcome.DECLINED
+    assert book.take_over(reservation_id, current, current.changes, "pass:c", deadline) is Outcome.APPLIED

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from local.fault_proxy import aws_server_error
 from local.moto_server import aws_client
 from local.standins.anam import AnamStub, Reply
 from tests.support.dynamodb_engines import DYNAMODB_ENGINES, DynamoDb
@@ -37,6 +38,7 @@ from tests.support.ledger_faults import (
     never_sent,
 )
 from tests.support.reservations import age_records, budget_keys, counter
+from token_vendor.adapters.dynamodb_table import WRITE_ATTEMPTS
 
 __all__ = ["never_sent"]  # the fixture
 PREFIX = "anam-token-vendor"
@@ -228,3 +230,18 @@ def test_unknown_outcomes_are_counted_where_they_happen(
     out = capsys.readouterr().out
     assert '"UnknownOutcomeWrites":[1.0]' in out
     assert '"RefundFailures":[1.0]' in out
+
+
+def test_a_claim_whose_outcome_stays_unknown_hands_its_give_back_to_the_next_pass(
+    ledger: Ledger, anam: AnamStub, dynamodb: DynamoDb
+) -> None:
+    # Every attempt at the claim is applied and its answer lost: the request cannot tell whether it holds the
+    # record, gives nothing back itself, and lets the record go under its name, which lands only if it does.
+    lost = [aws_server_error().after_applying() for _ in range(WRITE_ATTEMPTS)]
+    dynamodb.proxy.enqueue(*lost, match=CLAIM.target, body=CLAIM.body)
+    anam.enqueue(Reply(400, {"message": "bad avatar"}))
+    assert ledger.mint().json()["code"] == "upstream_rejected"
+    assert ledger.budgets() == (CAP_MINUTES, CAP_MINUTES)
+    ledger.reconcile()  # the next pass, without waiting for the request's lease to end
+    assert ledger.budgets() == (0, 0)
+    assert ledger.stuck() == []

@@ -139,3 +139,32 @@ def test_no_connection_idle_past_the_limit_is_reused_for_a_write():
     now[0] = 10.0 + MAX_IDLE_SECONDS + 1
     table.write("update_item", 1e9, repeatable=False)
     assert client.pool_emptied == 1
+
+
+class FlakyClient(FakeClient):
+    """Answers each update with the next of `answers` (an exception to raise, or an answer)."""
+
+    def __init__(self, answers: list[Any]) -> None:
+        super().__init__()
+        self.answers = answers
+
+    def update_item(self, **_: Any) -> dict[str, Any]:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+
+def test_a_repeatable_write_refused_after_a_lost_answer_is_of_unknown_outcome_not_surely_failed():
+    # The first attempt may have applied: a refusal of the second says nothing about the first.
+    lost, refused = ReadTimeoutError(endpoint_url="http://x"), client_error("ValidationException", 400)
+    client = FlakyClient([lost, refused])
+    table = DynamoDbTable("t", lambda service, config: client)
+    assert table.write("update_item", 1e12, repeatable=True).outcome is Outcome.UNKNOWN
+
+
+def test_a_counter_write_whose_answer_was_lost_is_never_sent_again():
+    client = FlakyClient([ReadTimeoutError(endpoint_url="http://x"), {}])
+    table = DynamoDbTable("t", lambda service, config: client)
+    assert table.write("update_item", 1e12, repeatable=False).outcome is Outcome.UNKNOWN
+    assert len(client.answers) == 1  # the second answer was never asked for

@@ -97,6 +97,10 @@ class DynamoDbLedger:
                 if is_contention(exc):
                     raise Retry(error_code(exc), cause=exc) from exc
                 raise unavailable(exc) from exc
+            except Exception as exc:  # no connection, a timeout, no time left: a read, so simply unavailable
+                raise TokenVendorError(
+                    ErrorCode.DEPENDENCY_UNAVAILABLE, f"DynamoDB BatchGetItem: {type(exc).__name__}"
+                ) from exc
             for item in answer.get("Responses", {}).get(self._table.name, []):
                 if USED in item:
                     found[item[KEY]["S"]] = int(item[USED]["N"])

@@ -127,7 +127,14 @@ class DynamoDbReservations:
         """A pass takes a pending record as it read it (nobody's, or an owner's that has surely ended)."""
         values = _pending_values(changes, owner)
         if seen.owner is None:
-            was = "attribute_not_exists(#owner)"
+            # Nobody's changes, as the last owner to let go left them: a pass that read an older version
+            # (an index read lags) must not apply what was applied since.
+            was = "attribute_not_exists(#owner) AND "
+            if seen.finished_by is None:
+                was += "attribute_not_exists(#finished)"
+            else:
+                was += "#finished = :seen_finished"
+                values |= {":seen_finished": {"S": seen.finished_by}}
         else:
             was = "#owner = :seen AND #since = :seen_since"
             values |= {":seen": {"S": seen.owner}, ":seen_since": {"N": str(seen.since)}}
@@ -253,7 +260,8 @@ def _reservation(item: Mapping[str, Any]) -> OpenReservation | None:
             if changes is None:
                 return None
             owner = item.get("owner", {}).get("S")
-            pending = Pending(changes, owner, int(item["since"]["N"]) if owner else 0)
+            finished_by = item.get("finishedBy", {}).get("S")
+            pending = Pending(changes, owner, int(item["since"]["N"]) if owner else 0, finished_by)
         label = item.get("label", {}).get("S")
         return OpenReservation(
             id=key.removeprefix(RECORD_PREFIX),

@@ -99,6 +99,8 @@ class DynamoDbTable:
         one_attempt = Config(retries={"mode": "standard", "total_max_attempts": 1})
         self._write_client = factory("dynamodb", CLIENT_CONFIG.merge(one_attempt))
         self._last_used = {id(self._client): clock(), id(self._write_client): clock()}
+        self._in_flight = {id(self._client): 0, id(self._write_client): 0}
+        self._idle_lock = threading.Lock()
         for client in (self._client, self._write_client):
             client.meta.events.register("before-send.dynamodb", self._check_deadline)
         self.pool = _REQUESTS
@@ -120,7 +122,9 @@ class DynamoDbTable:
                         return Written(outcome, {}, error_code(exc))
                 if outcome is Outcome.UNKNOWN or is_contention(exc) or isinstance(exc, NOT_SENT):
                     raise Retry(error_code(exc), cause=exc) from exc
-                return Written(outcome, {}, error_code(exc))
+                # Refused now, or no time for another try: an earlier attempt whose answer was lost may
+                # still have applied.
+                return Written(Outcome.UNKNOWN if unknown else outcome, {}, error_code(exc))
             return Written(Outcome.APPLIED, answer.get("Attributes", {}))
 
         try:
@@ -163,7 +167,11 @@ class DynamoDbTable:
         client = client or self._client
         self._drop_idle_connections(client)
         self._deadline.value = deadline
-        return getattr(client, operation)(ReturnConsumedCapacity="TOTAL", **arguments)
+        try:
+            return getattr(client, operation)(ReturnConsumedCapacity="TOTAL", **arguments)
+        finally:
+            with self._idle_lock:
+                self._in_flight[id(client)] -= 1
 
     def _retrying(self, attempt: Callable[[float], Any], deadline: float, attempts: int) -> Any:
         return retry_until(
@@ -174,10 +182,15 @@ class DynamoDbTable:
         # After a freeze, a pooled connection may be one that something on the path has forgotten: a write
         # sent into it is never answered, and its outcome would be unknown although it never arrived. As for
         # Anam's connections (adapters/http_session.py), none idle past MAX_IDLE_SECONDS is reused.
-        now = self._clock()
-        if now - self._last_used.get(id(client), now) > MAX_IDLE_SECONDS:
-            client._endpoint.http_session.close()  # botocore's URLLib3Session: its pools are emptied
-        self._last_used[id(client)] = now
+        # Only the first of a token's requests after the idle spell empties the pool, and never under
+        # another request in flight: that one would fail as if its answer were lost.
+        with self._idle_lock:
+            now = self._clock()
+            idle = now - self._last_used.get(id(client), now) > MAX_IDLE_SECONDS
+            self._last_used[id(client)] = now
+            if idle and not self._in_flight.get(id(client)):
+                client._endpoint.http_session.close()  # botocore's URLLib3Session: its pools are emptied
+            self._in_flight[id(client)] = self._in_flight.get(id(client), 0) + 1
 
     def _check_deadline(self, **_: Any) -> None:
         deadline = getattr(self._deadline, "value", None)  # None: a call this table did not make

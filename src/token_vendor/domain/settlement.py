@@ -72,6 +72,7 @@ class Pending:
     changes: Mapping[str, int]
     owner: str | None
     since: int  # epoch seconds: when the owner took it
+    finished_by: str | None = None  # who last let it go: pins which version of nobody's changes was read
 
     def owner_has_ended(self, now: float) -> bool:
         return self.owner is None or now >= self.since + OWNER_LEASE_SECONDS
