@@ -56,7 +56,6 @@ OUT_OF_TIME = "out_of_time"
 # bound), a few milliseconds each in practice. At most half the pass's time, so that a backlog still gets
 # lookups.
 SETTLE_ONE_SECONDS = GIVE_BACK_STEPS * GIVE_BACK_ROUND_TRIP_SECONDS
-SETTLE_SECONDS = SETTLE_ONE_SECONDS
 SETTLE_SECONDS_EACH = 0.05
 
 
@@ -106,7 +105,7 @@ def _pass(remaining_seconds: Callable[[], float]) -> dict[str, Any]:
 def _lookups_deadline(deadline: float, open_count: int) -> float:
     """When the lookups must have their verdicts: the pass's deadline, less the time settling takes."""
     remaining = deadline - time.monotonic()
-    return deadline - min(remaining / 2, SETTLE_SECONDS + SETTLE_SECONDS_EACH * open_count)
+    return deadline - min(remaining / 2, SETTLE_ONE_SECONDS + SETTLE_SECONDS_EACH * open_count)
 
 
 def settle_all(

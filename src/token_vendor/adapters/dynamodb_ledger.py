@@ -68,9 +68,8 @@ class DynamoDbLedger:
         )
 
     def apply(self, changes: Mapping[str, int], deadline: float) -> dict[str, Outcome]:
-        """Add each change to its counter, all at once, each sent once unless it surely did not apply; a
-        counter
-        TTL has removed is long over: nothing to change, nothing to create (DECLINED)."""
+        """Add each change to its counter, all at once, each sent once unless it surely did not apply. A
+        counter TTL has removed is long over: nothing to change, nothing to create (DECLINED)."""
         pool = self._table.pool
         writes = {key: pool.submit(self._change, key, change, deadline) for key, change in changes.items()}
         return {key: write.result() for key, write in writes.items()}

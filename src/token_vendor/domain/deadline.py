@@ -36,8 +36,7 @@ def deadline_from(remaining_seconds: float, clock: Callable[[], float] = time.mo
 
 def give_back_steps(deadline: float) -> tuple[float, ...]:
     """The deadline of each of a give-back's round trips, the last one `deadline`: each step's time is its
-    own,
-    however long the ones before it took."""
+    own, however long the ones before it took."""
     return tuple(
         deadline - (GIVE_BACK_STEPS - 1 - step) * GIVE_BACK_ROUND_TRIP_SECONDS
         for step in range(GIVE_BACK_STEPS)

@@ -2,8 +2,8 @@
 
 Pure: which counters a token adds to (the caller's hour and day, the day's and the month's session minutes,
 all in UTC), their keys in the ledger, when each window ends (the Retry-After of a refusal), and which refusal
-answers when several apply, and the reservation's record that the reconciliation settles (docs/contract.md
-§11). Where the counters live is the ledger's business (`SpendLedger`: DynamoDB in
+answers when several apply, and what a budget's remainder may grant (§12); the reservation's record is
+domain/records.py's. Where the counters live is the ledger's business (`SpendLedger`: DynamoDB in
 `adapters/dynamodb_ledger.py`, an in-memory fake in the tests): each counter is its own conditional write, and
 a counter that accepted while another refused is given back at once, so a token's counters end up all added
 or none.
