@@ -25,11 +25,10 @@ from typing import Any
 
 import requests
 
-from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, create_quota_table, seed
+from local.moto_server import DUMMY_CREDENTIALS, REGION, MotoServer, create_quota_table
 from local.standins.anam import AnamStub
-from local.world import DEFAULT_PERSONA_PATH
 from scripts.bench.report import Row, table
-from scripts.bench.stand import API_KEY, PARAMETER_NAME, SECRET_ID
+from scripts.bench.stand import API_KEY, PARAMETER_NAME, SECRET_ID, seed_bench
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 sys.path.insert(0, str(SRC))
@@ -47,13 +46,7 @@ PASS_TIMEOUT_SECONDS = 60.0  # ReconcileFunction's Timeout
 
 def reconcile_rows() -> list[Row]:
     with MotoServer() as moto, AnamStub(api_keys=(API_KEY,)) as stub:
-        seed(
-            moto.url,
-            secret_id=SECRET_ID,
-            secret_value=API_KEY,
-            parameter_name=PARAMETER_NAME,
-            persona=DEFAULT_PERSONA_PATH.read_text(encoding="utf-8"),
-        )
+        seed_bench(moto.url)
         create_quota_table(moto.url, TABLE)
         round_trip = _bare_list_request(stub)
         parent, child = multiprocessing.get_context("spawn").Pipe()

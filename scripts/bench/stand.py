@@ -54,13 +54,7 @@ def open_stand() -> Iterator[Stand]:
         FaultProxy(stub.url) as anam,
         FaultProxy(stub.url) as anam_twin,
     ):
-        seed(
-            moto.url,
-            secret_id=SECRET_ID,
-            secret_value=API_KEY,
-            parameter_name=PARAMETER_NAME,
-            persona=DEFAULT_PERSONA_PATH.read_text(encoding="utf-8"),
-        )
+        seed_bench(moto.url)
         environ = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -96,6 +90,17 @@ def environ(stand: Stand, extra: dict[str, str]) -> Iterator[None]:
     finally:
         stand.environ.clear()
         stand.environ.update(before)
+
+
+def seed_bench(moto_url: str) -> None:
+    """The bench's secret (its key) and default persona, in the emulated AWS at `moto_url`."""
+    seed(
+        moto_url,
+        secret_id=SECRET_ID,
+        secret_value=API_KEY,
+        parameter_name=PARAMETER_NAME,
+        persona=DEFAULT_PERSONA_PATH.read_text(encoding="utf-8"),
+    )
 
 
 def post_event() -> dict[str, Any]:

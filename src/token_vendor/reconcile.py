@@ -143,14 +143,12 @@ def _settle(
 ) -> None:
     used = verdict.used_minutes or 0
     changes = adjustments(reservation.windows, used, reservation.minutes)
-    owner = new_owner("pass")
-    steps = give_back_steps(deadline)
-    started = book.settle(reservation.id, changes, used, owner, steps[0])
-    if started is not Outcome.APPLIED:
-        summary.not_started(started)
-        return
-    applied = apply_and_finish(book, ledger, reservation.id, changes, owner, (steps[1], steps[2]))
-    summary.add(reservation, verdict, used, applied.given_back(changes), applied)
+    applied = _take_and_apply(
+        book, ledger, reservation, changes, deadline, summary,
+        lambda owner, by: book.settle(reservation.id, changes, used, owner, by),
+    )  # fmt: skip
+    if applied is not None:
+        summary.add(reservation, verdict, used, applied.given_back(changes), applied)
 
 
 def _take_over(
@@ -164,20 +162,39 @@ def _take_over(
     """A give-back or a settlement that its owner left pending: applied by this pass
     (domain/settlement.py)."""
     changes, dropped = taken_over(pending)
-    owner = new_owner("pass")
-    steps = give_back_steps(deadline)
-    started = book.take_over(reservation.id, pending, changes, owner, steps[0])
-    if started is not Outcome.APPLIED:
-        summary.not_started(started)
+    applied = _take_and_apply(
+        book, ledger, reservation, changes, deadline, summary,
+        lambda owner, by: book.take_over(reservation.id, pending, changes, owner, by),
+    )  # fmt: skip
+    if applied is None:
         return
     if dropped:
         # Its owner may have sent these give-backs before it ended: counted high, never given back twice.
         count(REFUND_FAILURES)
         logger.warning("Dropped give-backs of unknown outcome", extra={"windows": len(dropped)})
-    applied = apply_and_finish(book, ledger, reservation.id, changes, owner, (steps[1], steps[2]))
     summary.finished_pending += 1
     summary.minutes_given_back += applied.given_back(changes)
     summary.handed_on += bool(applied.remainder)
+
+
+def _take_and_apply(
+    book: ReservationBook,
+    ledger: CounterChanges,
+    reservation: OpenReservation,
+    changes: Mapping[str, int],
+    deadline: float,
+    summary: Summary,
+    take: Callable[[str, float], Outcome],
+) -> Applied | None:
+    """The record taken under this pass's owner mark by `take(owner, by)`, then its changes applied and the
+    record let go, each step in its own time; None (counted) when the record could not be taken."""
+    owner = new_owner("pass")
+    steps = give_back_steps(deadline)
+    started = take(owner, steps[0])
+    if started is not Outcome.APPLIED:
+        summary.not_started(started)
+        return None
+    return apply_and_finish(book, ledger, reservation.id, changes, owner, (steps[1], steps[2]))
 
 
 class Summary:
@@ -212,7 +229,7 @@ class Summary:
             self.unused_tokens += 1
         self.minutes_reserved += reservation.minutes
         self.minutes_used += used
-        self.minutes_given_back += max(0, given_back)
+        self.minutes_given_back += given_back
         self.handed_on += bool(applied.remainder)
 
     def counts(self) -> dict[str, int]:

@@ -31,6 +31,14 @@ RECORD_CHANGE = ("reservation#",)
 BUDGET_GIVE_BACK = ("budget#day#", "attribute_exists(#used)")
 
 
+def table_at(url: str, name: str) -> DynamoDbTable:
+    """The guard's table as the function reaches it, at the engine itself (no proxy, no fault)."""
+    session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
+    return DynamoDbTable(
+        name, lambda service, config: session.client(service, endpoint_url=url, config=config)
+    )
+
+
 def hours_later(function: Function, anam: AnamStub, dynamodb: DynamoDb, table: str) -> None:
     """Two hours on: every token expired, a later session of the deployment listed, and passes run."""
     age_records(aws_client("dynamodb", dynamodb.url), table, 2 * 3600)
@@ -98,11 +106,7 @@ def test_a_give_back_to_a_counter_that_is_gone_creates_no_negative_count(
     dynamodb: DynamoDb, guarded: str
 ) -> None:
     # The day's counter vanished (TTL, or an operator) while the Anam call ran: nothing to give back to.
-    session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
-    ledger = DynamoDbLedger(
-        DynamoDbTable(guarded, lambda service, config: session.client(service, endpoint_url=dynamodb.url,
-                                                                       config=config))
-    )  # fmt: skip
+    ledger = DynamoDbLedger(table_at(dynamodb.url, guarded))
     day = budget_keys()[0]
     assert ledger.apply({day: -10}, time.monotonic() + 5) == {day: Outcome.DECLINED}
     table = aws_client("dynamodb", dynamodb.url)
@@ -145,11 +149,7 @@ def test_a_pass_that_read_an_older_version_of_nobodys_changes_takes_nothing_over
 ) -> None:
     # A pass applied part of a record's changes and left the rest: a pass whose index read still shows the
     # older, larger set must not apply it (what it applied would be applied twice).
-    session = boto3.session.Session(region_name=REGION, **DUMMY_CREDENTIALS)
-    table = DynamoDbTable(
-        reconciling, lambda service, config: session.client(service, endpoint_url=dynamodb.url, config=config)
-    )
-    book = DynamoDbReservations(table)
+    book = DynamoDbReservations(table_at(dynamodb.url, reconciling))
     day, month = budget_keys()
     reservation_id = put_reservation(aws_client("dynamodb", dynamodb.url), reconciling, state="pending")
     aws_client("dynamodb", dynamodb.url).update_item(

@@ -90,17 +90,16 @@ class DynamoDbReservations:
         """A request's give-back takes its record: open (or not written at all) -> pending under `owner`.
         Written whole, so that a record whose own write was lost exists from now on, and a late write of it is
         refused."""
-        item = _record_item(record)
-        del item[KEY]
-        values = {f":{name}": value for name, value in item.items() if name != "state"}
-        assignments = ", ".join(f"#{name} = :{name}" for name in values_names(values))
+        fields = {name: value for name, value in _record_item(record).items() if name not in (KEY, "state")}
+        values = {f":{name}": value for name, value in fields.items()}
+        assignments = ", ".join(f"#{name} = :{name}" for name in fields)
         return self._write(
             "update_item", deadline,
             Key=record_key(record.id),
             UpdateExpression=f"SET {assignments}, #state = :pending, #changes = :changes, #owner = :me, "
             "#since = :now",
             ConditionExpression=f"attribute_not_exists(#state) OR #state = :open OR {_MINE}",
-            ExpressionAttributeNames={**_NAMES, **{f"#{name}": name for name in values_names(values)}},
+            ExpressionAttributeNames={**_NAMES, **{f"#{name}": name for name in fields}},
             ExpressionAttributeValues={
                 **values, **_pending_values(changes, owner), ":open": {"S": RecordState.OPEN},
             },
@@ -217,10 +216,6 @@ class DynamoDbReservations:
             failure = {"outcome": str(written.outcome), "reason": written.detail}
             logger.warning("A reservation record's write failed", extra=failure)
         return written.outcome
-
-
-def values_names(values: Mapping[str, Any]) -> list[str]:
-    return [name.removeprefix(":") for name in values]
 
 
 def _record_item(record: ReservationRecord) -> dict[str, Any]:

@@ -60,10 +60,9 @@ class _DeadlineReached(Exception):
 
 @dataclass(frozen=True)
 class Written:
-    """One write's outcome, and DynamoDB's answer when one came (`Attributes` of ReturnValues)."""
+    """One write's outcome, and what failed when it did not apply (for the log)."""
 
     outcome: Outcome
-    answer: dict[str, Any]
     detail: str = ""
 
 
@@ -111,28 +110,28 @@ class DynamoDbTable:
 
         def attempt(_: float) -> Written:
             try:
-                answer = self.call(operation, deadline, client=self._write_client, **arguments)
+                self.call(operation, deadline, client=self._write_client, **arguments)
             except (ClientError, BotoCoreError, _DeadlineReached) as exc:
                 outcome = outcome_of(exc)
                 if outcome is Outcome.DECLINED:
-                    return Written(outcome, {})
+                    return Written(outcome)
                 if outcome is Outcome.UNKNOWN:
                     unknown.append(error_code(exc))
                     if not repeatable:
-                        return Written(outcome, {}, error_code(exc))
+                        return Written(outcome, error_code(exc))
                 if outcome is Outcome.UNKNOWN or is_contention(exc) or isinstance(exc, NOT_SENT):
                     raise Retry(error_code(exc), cause=exc) from exc
                 # Refused now, or no time for another try: an earlier attempt whose answer was lost may
                 # still have applied.
-                return Written(Outcome.UNKNOWN if unknown else outcome, {}, error_code(exc))
-            return Written(Outcome.APPLIED, answer.get("Attributes", {}))
+                return Written(Outcome.UNKNOWN if unknown else outcome, error_code(exc))
+            return Written(Outcome.APPLIED)
 
         try:
             written: Written = self._retrying(attempt, deadline, WRITE_ATTEMPTS)
         except GaveUp as gave_up:
             # Had any attempt's answer been lost, that one may have applied.
             outcome = Outcome.UNKNOWN if unknown else Outcome.NOT_APPLIED
-            return Written(outcome, {}, gave_up.failure)
+            return Written(outcome, gave_up.failure)
         return written
 
     def request(self, operation: str, deadline: float, **arguments: Any) -> Any:
